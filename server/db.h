@@ -1,0 +1,122 @@
+/*
+ * db.h — the asynchronous PostgreSQL pool on the libevent loop, and a small
+ * blocking API for the admin CLI and migrations (never used on the loop).
+ * Handlers reach the database only through this header; only db.c includes libpq.
+ */
+#ifndef MCX_DB_H
+#define MCX_DB_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "server/util.h"
+
+struct event_base;
+struct json_writer;
+
+struct db_pool;
+struct db_conn;   /* one pooled connection, lent to a caller between acquire and release */
+struct db_wait;   /* a pending acquire, cancellable */
+struct db_op;     /* a one-shot query (acquire + query + release), cancellable */
+struct db_result; /* a query result (wraps PGresult) */
+
+enum db_error_kind {
+    DB_ERR_UNAVAILABLE = 1, /* no connection: pool down, queue full, wait timed out */
+    DB_ERR_QUERY,           /* the server rejected the statement; sqlstate is set */
+    DB_ERR_CONNECTION,      /* the connection broke while the query ran */
+    DB_ERR_CANCELLED,       /* cancelled by the caller (never delivered to a callback) */
+};
+
+struct db_error {
+    enum db_error_kind kind;
+    char sqlstate[6];  /* "23505" etc. for DB_ERR_QUERY, else "" */
+    char message[512]; /* server or pool message, one line */
+};
+
+struct db_pool_config {
+    const char *conninfo;  /* libpq connection string or URI */
+    int size;              /* connections kept open (default 8) */
+    int max_waiting;       /* acquires allowed to queue when all are busy (default 1024) */
+    int wait_timeout_ms;   /* how long an acquire may queue (default 5000) */
+    int statement_timeout_ms; /* server-side statement_timeout, 0 = none (default 30000) */
+};
+
+struct db_pool_stats {
+    int size;       /* configured connections */
+    int connected;  /* connections currently open and usable */
+    int busy;       /* lent out to callers */
+    int idle;       /* connected and free */
+    int waiting;    /* acquires in the wait queue */
+    unsigned long long queue_rejected; /* acquires refused: queue full */
+    unsigned long long queue_timeouts; /* acquires that timed out in the queue */
+};
+
+/* Result callback. Exactly one of res/err is non-NULL. res is freed after the
+ * callback returns unless the callback took it with db_result_keep(). */
+typedef void (*db_result_cb)(struct db_result *res, const struct db_error *err, void *arg);
+typedef void (*db_acquire_cb)(struct db_conn *conn, const struct db_error *err, void *arg);
+
+struct db_pool *db_pool_new(struct event_base *base, const struct db_pool_config *cfg);
+/* Closes every connection; outstanding waits/ops are dropped without callbacks. */
+void db_pool_free(struct db_pool *pool);
+void db_pool_get_stats(const struct db_pool *pool, struct db_pool_stats *out);
+
+/*
+ * Lends a connection. The callback runs on a later loop turn (never inside this
+ * call), with a connection or an error (DB_ERR_UNAVAILABLE when the queue is full,
+ * the wait timed out or the database is down). Returns a handle that
+ * db_wait_cancel() accepts until the callback has run.
+ */
+struct db_wait *db_pool_acquire(struct db_pool *pool, db_acquire_cb cb, void *arg);
+void db_wait_cancel(struct db_wait *wait);
+
+/*
+ * Runs one parameterised statement on a lent connection (text params, NULL = SQL
+ * NULL). One query at a time per connection; returns -1 if one is running.
+ * Several queries in sequence on the same conn form a transaction when the first
+ * is BEGIN.
+ */
+int db_conn_query(struct db_conn *conn, const char *sql, int nparams, const char *const *params,
+                  db_result_cb cb, void *arg);
+/* Asks the server to cancel the running query; its callback is NOT called. */
+void db_conn_cancel(struct db_conn *conn);
+/* Returns the connection; an open transaction is rolled back first. */
+void db_conn_release(struct db_conn *conn);
+
+/* One-shot: acquire, run, release. The callback runs exactly once unless cancelled. */
+struct db_op *db_query(struct db_pool *pool, const char *sql, int nparams,
+                       const char *const *params, db_result_cb cb, void *arg);
+/* Cancels a queued or running op; its callback will not be called. */
+void db_op_cancel(struct db_op *op);
+
+/* Result access (row/col are 0-based). */
+int db_result_rows(const struct db_result *res);
+int db_result_cols(const struct db_result *res);
+const char *db_result_name(const struct db_result *res, int col);
+const char *db_result_value(const struct db_result *res, int row, int col); /* NULL if SQL NULL */
+bool db_result_is_null(const struct db_result *res, int row, int col);
+int db_result_col(const struct db_result *res, const char *name); /* -1 if absent */
+const char *db_result_cmd_tuples(const struct db_result *res);     /* "3" after UPDATE */
+/* Keeps the result past the callback; free it with db_result_free(). */
+void db_result_keep(struct db_result *res);
+void db_result_free(struct db_result *res);
+
+/*
+ * JSON helpers: one row as an object, or all rows as an array of objects.
+ * Types follow the column: int/numeric → number, bool → true/false,
+ * json/jsonb → inlined, NULL → null, everything else → string.
+ */
+void db_result_row_json(const struct db_result *res, int row, struct json_writer *w);
+void db_result_rows_json(const struct db_result *res, struct json_writer *w);
+
+/* ---- blocking API: admin CLI and migrations only, never on the loop ---- */
+struct db_sync;
+struct db_sync *db_sync_connect(const char *conninfo, struct mcx_error *err);
+void db_sync_close(struct db_sync *db);
+/* Runs one statement; *res (optional) receives the result, caller frees. */
+int db_sync_exec(struct db_sync *db, const char *sql, int nparams, const char *const *params,
+                 struct db_result **res, struct mcx_error *err);
+/* Runs a script of several statements (no parameters), e.g. a migration file. */
+int db_sync_exec_script(struct db_sync *db, const char *sql, struct mcx_error *err);
+
+#endif
