@@ -156,8 +156,7 @@ static size_t utf8_seq_len(const unsigned char *s, size_t avail)
         return 3;
     }
     if (c >= 0xf0 && c <= 0xf4) {
-        if (avail < 4 || (s[1] & 0xc0) != 0x80 || (s[2] & 0xc0) != 0x80 ||
-            (s[3] & 0xc0) != 0x80)
+        if (avail < 4 || (s[1] & 0xc0) != 0x80 || (s[2] & 0xc0) != 0x80 || (s[3] & 0xc0) != 0x80)
             return 0;
         if (c == 0xf0 && s[1] < 0x90)
             return 0; /* overlong */

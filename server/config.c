@@ -1,0 +1,246 @@
+/*
+ * config.c — one table describes every option: its flag, environment variable,
+ * kind, bounds and help line, so --help, parsing and the docs cannot drift.
+ */
+#include "server/config.h"
+
+#include <getopt.h>
+#include <stdlib.h>
+#include <string.h>
+
+enum opt_kind { OPT_STRING, OPT_LONG, OPT_SIZE, OPT_BOOL, OPT_FLAG };
+
+struct opt {
+    const char *flag; /* without "--" */
+    const char *env;
+    enum opt_kind kind;
+    size_t offset;
+    long min, max;
+    const char *arg;
+    const char *help;
+};
+
+#define OFF(f) offsetof(struct mcx_config, f)
+
+static const struct opt opts[] = {
+    {"listen", "MCX_LISTEN", OPT_STRING, OFF(listen), 0, 0, "HOST:PORT",
+     "address to serve HTTP on (default 127.0.0.1:8080)"},
+    {"database-url", "MCX_DATABASE_URL", OPT_STRING, OFF(database_url), 0, 0, "CONNINFO",
+     "PostgreSQL connection string or URI (default: libpq's PG* environment)"},
+    {"web-root", "MCX_WEB_ROOT", OPT_STRING, OFF(web_root), 0, 0, "DIR",
+     "static front end to serve (default ./web)"},
+    {"schema-dir", "MCX_SCHEMA_DIR", OPT_STRING, OFF(schema_dir), 0, 0, "DIR",
+     "SQL migrations for --migrate (default ./schemas/sql)"},
+    {"pool-size", "MCX_POOL_SIZE", OPT_LONG, OFF(pool_size), 1, 1000, "N",
+     "PostgreSQL connections per worker (default 8)"},
+    {"pool-queue", "MCX_POOL_QUEUE", OPT_LONG, OFF(pool_queue), 0, 1000000, "N",
+     "requests that may wait for a connection; beyond it 503 (default 1024)"},
+    {"pool-timeout-ms", "MCX_POOL_TIMEOUT_MS", OPT_LONG, OFF(pool_timeout_ms), 1, 600000, "MS",
+     "longest wait for a connection before 503 (default 5000)"},
+    {"statement-timeout-ms", "MCX_STATEMENT_TIMEOUT_MS", OPT_LONG, OFF(statement_timeout_ms), 0,
+     3600000, "MS", "server-side statement timeout, 0 = none (default 30000)"},
+    {"workers", "MCX_WORKERS", OPT_LONG, OFF(workers), 1, 256, "N",
+     "processes sharing the port with SO_REUSEPORT (default 1)"},
+    {"max-connections", "MCX_MAX_CONNECTIONS", OPT_LONG, OFF(max_connections), 1, 1000000, "N",
+     "open client connections per worker; beyond it 503 (default 20000)"},
+    {"max-header-size", "MCX_MAX_HEADER_SIZE", OPT_SIZE, OFF(max_header_size), 256, 1 << 24,
+     "BYTES", "request line + headers; beyond it 431 (default 32768)"},
+    {"max-body-size", "MCX_MAX_BODY_SIZE", OPT_SIZE, OFF(max_body_size), 0, 1L << 34, "BYTES",
+     "request body unless a route says otherwise; beyond it 413 (default 16777216)"},
+    {"read-timeout-ms", "MCX_READ_TIMEOUT_MS", OPT_LONG, OFF(read_timeout_ms), 1, 3600000, "MS",
+     "a request must arrive within it, else 408 (default 30000)"},
+    {"write-timeout-ms", "MCX_WRITE_TIMEOUT_MS", OPT_LONG, OFF(write_timeout_ms), 1, 3600000, "MS",
+     "a client that stops reading is dropped after it (default 30000)"},
+    {"keepalive-timeout-ms", "MCX_KEEPALIVE_TIMEOUT_MS", OPT_LONG, OFF(keepalive_timeout_ms), 1,
+     3600000, "MS", "idle keep-alive connections close after it (default 75000)"},
+    {"shutdown-timeout-ms", "MCX_SHUTDOWN_TIMEOUT_MS", OPT_LONG, OFF(shutdown_timeout_ms), 0,
+     3600000, "MS", "on SIGTERM, in-flight requests may finish within it (default 10000)"},
+    {"tls-cert", "MCX_TLS_CERT", OPT_STRING, OFF(tls_cert), 0, 0, "FILE",
+     "PEM certificate chain: serve HTTPS (needs --tls-key)"},
+    {"tls-key", "MCX_TLS_KEY", OPT_STRING, OFF(tls_key), 0, 0, "FILE", "PEM private key"},
+    {"access-log", "MCX_ACCESS_LOG", OPT_BOOL, OFF(access_log), 0, 0, "on|off",
+     "one JSON line per request on stderr (default on)"},
+    {"migrate", "MCX_MIGRATE", OPT_FLAG, OFF(migrate), 0, 0, NULL,
+     "apply pending migrations before serving"},
+    {"debug-endpoints", "MCX_DEBUG_ENDPOINTS", OPT_FLAG, OFF(debug_endpoints), 0, 0, NULL,
+     "enable /debug/* (tests and benchmarks only)"},
+    {"help", NULL, OPT_FLAG, OFF(show_help), 0, 0, NULL, "show this help and exit"},
+    {"version", NULL, OPT_FLAG, OFF(show_version), 0, 0, NULL, "print the version and exit"},
+};
+
+void config_init(struct mcx_config *cfg)
+{
+    memset(cfg, 0, sizeof(*cfg));
+    cfg->listen = xstrdup("127.0.0.1:8080");
+    cfg->database_url = xstrdup("");
+    cfg->web_root = xstrdup("web");
+    cfg->schema_dir = xstrdup("schemas/sql");
+    cfg->tls_cert = xstrdup("");
+    cfg->tls_key = xstrdup("");
+    cfg->pool_size = 8;
+    cfg->pool_queue = 1024;
+    cfg->pool_timeout_ms = 5000;
+    cfg->statement_timeout_ms = 30000;
+    cfg->workers = 1;
+    cfg->max_connections = 20000;
+    cfg->max_header_size = 32768;
+    cfg->max_body_size = 16 * 1024 * 1024;
+    cfg->read_timeout_ms = 30000;
+    cfg->write_timeout_ms = 30000;
+    cfg->keepalive_timeout_ms = 75000;
+    cfg->shutdown_timeout_ms = 10000;
+    cfg->access_log = true;
+}
+
+void config_cleanup(struct mcx_config *cfg)
+{
+    for (size_t i = 0; i < MCX_ARRAY_LEN(opts); i++)
+        if (opts[i].kind == OPT_STRING)
+            free(*(char **)((char *)cfg + opts[i].offset));
+    memset(cfg, 0, sizeof(*cfg));
+}
+
+static int set_bool(bool *dst, const char *v)
+{
+    if (strcmp(v, "on") == 0 || strcmp(v, "1") == 0 || strcmp(v, "true") == 0 ||
+        strcmp(v, "yes") == 0)
+        *dst = true;
+    else if (strcmp(v, "off") == 0 || strcmp(v, "0") == 0 || strcmp(v, "false") == 0 ||
+             strcmp(v, "no") == 0)
+        *dst = false;
+    else
+        return -1;
+    return 0;
+}
+
+static int opt_apply(struct mcx_config *cfg, const struct opt *o, const char *v, const char *src,
+                     struct mcx_error *err)
+{
+    void *dst = (char *)cfg + o->offset;
+    long n;
+
+    switch (o->kind) {
+    case OPT_STRING:
+        free(*(char **)dst);
+        *(char **)dst = xstrdup(v);
+        return 0;
+    case OPT_LONG:
+    case OPT_SIZE:
+        if (mcx_parse_int(v, o->min, o->max, &n) != 0) {
+            mcx_error_set(err, "bad_config", "%s: '%s' is not a whole number from %ld to %ld", src,
+                          v, o->min, o->max);
+            return -1;
+        }
+        if (o->kind == OPT_LONG)
+            *(long *)dst = n;
+        else
+            *(size_t *)dst = (size_t)n;
+        return 0;
+    case OPT_BOOL:
+    case OPT_FLAG:
+        if (v == NULL)
+            v = "on";
+        if (set_bool(dst, v) != 0) {
+            mcx_error_set(err, "bad_config", "%s: '%s' is not on or off", src, v);
+            return -1;
+        }
+        return 0;
+    }
+    return 0;
+}
+
+static int load_env(struct mcx_config *cfg, const char *(*getenv_fn)(const char *),
+                    struct mcx_error *err)
+{
+    for (size_t i = 0; i < MCX_ARRAY_LEN(opts); i++) {
+        const char *v;
+        if (opts[i].env == NULL || (v = getenv_fn(opts[i].env)) == NULL)
+            continue;
+        if (opts[i].kind == OPT_FLAG && v[0] == '\0')
+            continue;
+        if (opt_apply(cfg, &opts[i], v, opts[i].env, err) != 0)
+            return -1;
+    }
+    return 0;
+}
+
+static int load_argv(struct mcx_config *cfg, int argc, char **argv, struct mcx_error *err)
+{
+    struct option lopts[MCX_ARRAY_LEN(opts) + 1];
+    char src[64];
+    int c, idx;
+
+    memset(lopts, 0, sizeof(lopts));
+    for (size_t i = 0; i < MCX_ARRAY_LEN(opts); i++) {
+        lopts[i].name = opts[i].flag;
+        lopts[i].has_arg = opts[i].kind == OPT_FLAG ? no_argument : required_argument;
+        lopts[i].val = 0;
+    }
+    optind = 1;
+    opterr = 0;
+    while ((c = getopt_long(argc, argv, ":h", lopts, &idx)) != -1) {
+        if (c == 'h') {
+            cfg->show_help = true;
+            continue;
+        }
+        if (c == '?') {
+            mcx_error_set(err, "bad_config", "unknown option '%s'", argv[optind - 1]);
+            return -1;
+        }
+        if (c == ':') {
+            mcx_error_set(err, "bad_config", "option '%s' needs a value", argv[optind - 1]);
+            return -1;
+        }
+        snprintf(src, sizeof(src), "--%s", opts[idx].flag);
+        if (opt_apply(cfg, &opts[idx], optarg, src, err) != 0)
+            return -1;
+    }
+    if (optind < argc) {
+        mcx_error_set(err, "bad_config", "unexpected argument '%s'", argv[optind]);
+        return -1;
+    }
+    return 0;
+}
+
+static int check(const struct mcx_config *cfg, struct mcx_error *err)
+{
+    if ((cfg->tls_cert[0] != '\0') != (cfg->tls_key[0] != '\0')) {
+        mcx_error_set(err, "bad_config", "--tls-cert and --tls-key go together");
+        return -1;
+    }
+    if (strrchr(cfg->listen, ':') == NULL) {
+        mcx_error_set(err, "bad_config", "--listen: '%s' is not HOST:PORT", cfg->listen);
+        return -1;
+    }
+    return 0;
+}
+
+int config_load(struct mcx_config *cfg, int argc, char **argv,
+                const char *(*getenv_fn)(const char *name), struct mcx_error *err)
+{
+    if (load_env(cfg, getenv_fn, err) != 0 || load_argv(cfg, argc, argv, err) != 0)
+        return -1;
+    if (cfg->show_help || cfg->show_version)
+        return 0;
+    return check(cfg, err);
+}
+
+void config_print_help(FILE *out)
+{
+    char left[64];
+
+    fprintf(out, "usage: mcxd [OPTIONS]\n\n"
+                 "mcxd serves the mcx micro-credential exchange: the HTTP API, partner feeds\n"
+                 "and the web front end. Every option can also be set by the environment\n"
+                 "variable shown; a flag wins over the environment.\n\n");
+    for (size_t i = 0; i < MCX_ARRAY_LEN(opts); i++) {
+        snprintf(left, sizeof(left), "--%s%s%s", opts[i].flag, opts[i].arg ? " " : "",
+                 opts[i].arg ? opts[i].arg : "");
+        fprintf(out, "  %-30s %s", left, opts[i].help);
+        if (opts[i].env)
+            fprintf(out, " [%s]", opts[i].env);
+        fputc('\n', out);
+    }
+    fprintf(out, "\nExit status: 0 after a clean shutdown, 1 on a runtime failure, 2 on bad "
+                 "configuration.\n");
+}

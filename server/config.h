@@ -1,0 +1,50 @@
+/*
+ * config.h — mcxd's configuration: defaults, then MCX_* environment variables,
+ * then command-line flags (flags win). Pure code; mcxd.c calls it at start.
+ */
+#ifndef MCX_CONFIG_H
+#define MCX_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdio.h>
+
+#include "server/util.h"
+
+struct mcx_config {
+    char *listen;
+    char *database_url;
+    char *web_root;
+    char *schema_dir;
+    char *tls_cert;
+    char *tls_key;
+    long pool_size;
+    long pool_queue;
+    long pool_timeout_ms;
+    long statement_timeout_ms;
+    long workers;
+    long max_connections;
+    size_t max_header_size;
+    size_t max_body_size;
+    long read_timeout_ms;
+    long write_timeout_ms;
+    long keepalive_timeout_ms;
+    long shutdown_timeout_ms;
+    bool access_log;
+    bool migrate;
+    bool debug_endpoints;
+    bool show_help;
+    bool show_version;
+};
+
+void config_init(struct mcx_config *cfg);
+void config_cleanup(struct mcx_config *cfg);
+/*
+ * Applies environment (getenv_fn lets tests supply their own) then argv.
+ * Returns 0, or -1 with err naming the option and what is wrong.
+ */
+int config_load(struct mcx_config *cfg, int argc, char **argv,
+                const char *(*getenv_fn)(const char *name), struct mcx_error *err);
+void config_print_help(FILE *out);
+
+#endif

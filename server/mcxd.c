@@ -1,0 +1,291 @@
+/*
+ * mcxd.c — process lifecycle. With --workers N > 1 a small master forks N
+ * workers that each bind the port with SO_REUSEPORT and run their own loop and
+ * pool (as nginx does); the master only forwards signals and replaces workers
+ * that die. With one worker there is no master.
+ */
+#include "server/mcxd.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <event2/event.h>
+
+#include "server/db.h"
+#include "server/http.h"
+#include "server/metrics.h"
+#include "server/migrate.h"
+#include "server/ops.h"
+#include "server/router.h"
+#include "server/static.h"
+
+#define EXIT_CONFIG 2
+
+static void log_line(const char *level, int worker, const char *msg)
+{
+    fprintf(stderr, "{\"level\":\"%s\",\"worker\":%d,\"msg\":\"%s\"}\n", level, worker, msg);
+}
+
+/* 10,000 idle keep-alive clients need as many descriptors: take the hard limit. */
+static void raise_fd_limit(void)
+{
+    struct rlimit rl;
+
+    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+        rl.rlim_cur = rl.rlim_max;
+        setrlimit(RLIMIT_NOFILE, &rl);
+    }
+}
+
+static void drain_done(void *arg)
+{
+    struct mcxd *app = arg;
+
+    event_base_loopexit(app->base, NULL);
+}
+
+static void on_signal(evutil_socket_t sig, short what, void *arg)
+{
+    struct mcxd *app = arg;
+    char msg[96];
+
+    (void)what;
+    snprintf(msg, sizeof(msg), "signal %d: draining %d in-flight requests", (int)sig,
+             http_server_requests_in_flight(app->http));
+    log_line("info", app->worker, msg);
+    http_server_drain(app->http, drain_done, app);
+}
+
+static int app_init(struct mcxd *app, const struct mcx_config *cfg, int worker, void *tls,
+                    struct mcx_error *err)
+{
+    struct db_pool_config pc = {
+        .conninfo = cfg->database_url,
+        .size = (int)cfg->pool_size,
+        .max_waiting = (int)cfg->pool_queue,
+        .wait_timeout_ms = (int)cfg->pool_timeout_ms,
+        .statement_timeout_ms = (int)cfg->statement_timeout_ms,
+    };
+    struct http_server_config hc = {
+        .max_header_size = cfg->max_header_size,
+        .max_body_size = cfg->max_body_size,
+        .read_timeout_ms = (int)cfg->read_timeout_ms,
+        .write_timeout_ms = (int)cfg->write_timeout_ms,
+        .keepalive_timeout_ms = (int)cfg->keepalive_timeout_ms,
+        .max_connections = (int)cfg->max_connections,
+        .shutdown_timeout_ms = (int)cfg->shutdown_timeout_ms,
+        .tls_ctx = tls,
+        .worker = worker,
+        .access_log = cfg->access_log,
+    };
+
+    memset(app, 0, sizeof(*app));
+    app->cfg = cfg;
+    app->worker = worker;
+    app->started_us = mcx_now_us();
+    app->base = event_base_new();
+    if (app->base == NULL) {
+        mcx_error_set(err, "startup", "cannot create the event loop");
+        return -1;
+    }
+    app->web = static_files_new(cfg->web_root, err);
+    if (app->web == NULL)
+        return -1;
+    app->pool = db_pool_new(app->base, &pc);
+    app->metrics = metrics_new(worker);
+    app->router = router_new();
+    app->http = http_server_new(app->base, &hc, app->router, app->metrics);
+    ops_routes_add(app);
+    http_server_set_fallback(app->http, static_serve, app->web);
+    return http_server_listen(app->http, cfg->listen, cfg->workers > 1, err);
+}
+
+static void app_cleanup(struct mcxd *app)
+{
+    http_server_free(app->http);
+    router_free(app->router);
+    metrics_free(app->metrics);
+    db_pool_free(app->pool);
+    static_files_free(app->web);
+    if (app->base != NULL)
+        event_base_free(app->base);
+}
+
+/* One worker: its loop runs until a signal's drain completes. */
+static int worker_run(const struct mcx_config *cfg, int worker, void *tls)
+{
+    struct mcxd app;
+    struct mcx_error err;
+    struct event *sigterm, *sigint;
+    char msg[600];
+    int rc = 0;
+
+    if (app_init(&app, cfg, worker, tls, &err) != 0) {
+        fprintf(stderr, "mcxd: %s\n", err.message);
+        app_cleanup(&app);
+        return EXIT_CONFIG;
+    }
+    sigterm = evsignal_new(app.base, SIGTERM, on_signal, &app);
+    sigint = evsignal_new(app.base, SIGINT, on_signal, &app);
+    evsignal_add(sigterm, NULL);
+    evsignal_add(sigint, NULL);
+    snprintf(msg, sizeof(msg), "listening on %s://%.*s:%d/", tls ? "https" : "http",
+             (int)(strrchr(cfg->listen, ':') - cfg->listen), cfg->listen,
+             http_server_port(app.http));
+    log_line("info", worker, msg);
+    if (event_base_dispatch(app.base) != 0)
+        rc = 1;
+    log_line("info", worker, "stopped");
+    event_free(sigterm);
+    event_free(sigint);
+    app_cleanup(&app);
+    return rc;
+}
+
+static pid_t worker_spawn(const struct mcx_config *cfg, int worker, void *tls)
+{
+    pid_t pid = fork();
+
+    if (pid == 0) {
+        sigset_t none;
+        sigemptyset(&none);
+        sigprocmask(SIG_SETMASK, &none, NULL);
+        _exit(worker_run(cfg, worker, tls));
+    }
+    return pid;
+}
+
+static int worker_index(const pid_t *pids, int n, pid_t pid)
+{
+    for (int i = 0; i < n; i++)
+        if (pids[i] == pid)
+            return i;
+    return -1;
+}
+
+/* Reaps exited workers; returns how many are still alive. */
+static int master_reap(const struct mcx_config *cfg, pid_t *pids, int n, bool stopping, void *tls,
+                       int *rc)
+{
+    int status, alive = 0;
+    pid_t pid;
+
+    while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
+        int i = worker_index(pids, n, pid);
+        if (i < 0)
+            continue;
+        pids[i] = 0;
+        int code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+        if (stopping || code == EXIT_CONFIG) {
+            if (code != 0 && *rc == 0)
+                *rc = code == EXIT_CONFIG ? EXIT_CONFIG : 1;
+            continue;
+        }
+        fprintf(stderr, "{\"level\":\"error\",\"msg\":\"worker %d exited (%d); restarting\"}\n", i,
+                code);
+        sleep(1); /* a crash loop must not spin */
+        pids[i] = worker_spawn(cfg, i, tls);
+    }
+    for (int i = 0; i < n; i++)
+        alive += pids[i] > 0;
+    return alive;
+}
+
+static void master_signal(pid_t *pids, int n, int sig)
+{
+    for (int i = 0; i < n; i++)
+        if (pids[i] > 0)
+            kill(pids[i], sig);
+}
+
+static int master_run(const struct mcx_config *cfg, void *tls)
+{
+    int n = (int)cfg->workers, rc = 0, sig;
+    pid_t *pids = xcalloc((size_t)n, sizeof(pid_t));
+    bool stopping = false;
+    sigset_t set;
+
+    sigemptyset(&set);
+    sigaddset(&set, SIGTERM);
+    sigaddset(&set, SIGINT);
+    sigaddset(&set, SIGCHLD);
+    sigprocmask(SIG_BLOCK, &set, NULL);
+    for (int i = 0; i < n; i++)
+        pids[i] = worker_spawn(cfg, i, tls);
+    for (;;) {
+        if (sigwait(&set, &sig) != 0)
+            continue;
+        if (sig == SIGTERM || sig == SIGINT) {
+            stopping = true;
+            master_signal(pids, n, SIGTERM);
+            continue;
+        }
+        int alive = master_reap(cfg, pids, n, stopping, tls, &rc);
+        if (rc == EXIT_CONFIG && !stopping) {
+            stopping = true; /* a worker could not start: stop them all */
+            master_signal(pids, n, SIGTERM);
+        }
+        if (alive == 0)
+            break;
+    }
+    free(pids);
+    return rc;
+}
+
+static int run_migrations(const struct mcx_config *cfg)
+{
+    struct mcx_error err;
+    int applied = 0;
+
+    if (migrate_run(cfg->database_url, cfg->schema_dir, &applied, &err) != 0) {
+        fprintf(stderr, "mcxd: migration failed: %s\n", err.message);
+        return -1;
+    }
+    return 0;
+}
+
+int mcxd_main(int argc, char **argv)
+{
+    struct mcx_config cfg;
+    struct mcx_error err;
+    void *tls = NULL;
+    int rc;
+
+    config_init(&cfg);
+    if (config_load(&cfg, argc, argv, (const char *(*)(const char *))getenv, &err) != 0) {
+        fprintf(stderr, "mcxd: %s\nTry 'mcxd --help'.\n", err.message);
+        config_cleanup(&cfg);
+        return EXIT_CONFIG;
+    }
+    if (cfg.show_help || cfg.show_version) {
+        if (cfg.show_help)
+            config_print_help(stdout);
+        else
+            printf("mcxd %s\n", MCX_VERSION);
+        config_cleanup(&cfg);
+        return 0;
+    }
+    signal(SIGPIPE, SIG_IGN);
+    raise_fd_limit();
+    if (cfg.tls_cert[0] != '\0' &&
+        (tls = http_tls_ctx_new(cfg.tls_cert, cfg.tls_key, &err)) == NULL) {
+        fprintf(stderr, "mcxd: %s\n", err.message);
+        config_cleanup(&cfg);
+        return EXIT_CONFIG;
+    }
+    if (cfg.migrate && run_migrations(&cfg) != 0) {
+        http_tls_ctx_free(tls);
+        config_cleanup(&cfg);
+        return 1;
+    }
+    rc = cfg.workers > 1 ? master_run(&cfg, tls) : worker_run(&cfg, 0, tls);
+    http_tls_ctx_free(tls);
+    config_cleanup(&cfg);
+    return rc;
+}

@@ -1,0 +1,35 @@
+/*
+ * mcxd.h — the process: configuration, workers, one event loop per worker, the
+ * pool, the HTTP server and the modules' routes. main.c only calls mcxd_main().
+ */
+#ifndef MCX_MCXD_H
+#define MCX_MCXD_H
+
+#include <stdint.h>
+#include <time.h>
+
+#include "server/config.h"
+
+struct event_base;
+struct db_pool;
+struct http_server;
+struct router;
+struct metrics;
+struct static_files;
+
+/* The one process context (per worker); handlers get it as their route arg. */
+struct mcxd {
+    const struct mcx_config *cfg;
+    int worker;
+    struct event_base *base;
+    struct db_pool *pool;
+    struct router *router;
+    struct metrics *metrics;
+    struct http_server *http;
+    struct static_files *web;
+    int64_t started_us;
+};
+
+int mcxd_main(int argc, char **argv);
+
+#endif
