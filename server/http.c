@@ -1155,6 +1155,8 @@ static void conn_event_cb(struct bufferevent *bev, short what, void *arg)
     struct http_conn *c = arg;
 
     (void)bev;
+    if (what == BEV_EVENT_CONNECTED)
+        return; /* the TLS handshake completed */
     if ((what & BEV_EVENT_TIMEOUT) && (what & BEV_EVENT_READING) &&
         (c->state == CONN_READ_BODY || (c->state == CONN_READ_HEAD && c->started_us != 0))) {
         conn_fail(c, 408, "request_timeout", "the request did not arrive in time");

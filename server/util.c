@@ -89,6 +89,7 @@ void buf_reserve(struct buf *b, size_t extra)
         cap = cap > SIZE_MAX / 2 ? need : cap * 2;
     b->data = xrealloc(b->data, cap);
     b->cap = cap;
+    b->data[b->len] = '\0'; /* a fresh buffer is an empty string, not garbage */
 }
 
 void buf_append(struct buf *b, const void *data, size_t len)
@@ -139,7 +140,7 @@ char *buf_steal(struct buf *b, size_t *len)
     char *p;
 
     if (b->data == NULL)
-        buf_reserve(b, 0), b->data[0] = '\0';
+        buf_reserve(b, 0);
     p = b->data;
     if (len != NULL)
         *len = b->len;
