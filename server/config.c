@@ -176,7 +176,7 @@ static int load_argv(struct mcx_config *cfg, int argc, char **argv, struct mcx_e
         lopts[i].has_arg = opts[i].kind == OPT_FLAG ? no_argument : required_argument;
         lopts[i].val = 0;
     }
-    optind = 1;
+    optind = 0; /* 0, not 1: glibc then also resets its position in "-xh" */
     opterr = 0;
     while ((c = getopt_long(argc, argv, ":h", lopts, &idx)) != -1) {
         if (c == 'h') {
@@ -184,7 +184,10 @@ static int load_argv(struct mcx_config *cfg, int argc, char **argv, struct mcx_e
             continue;
         }
         if (c == '?') {
-            mcx_error_set(err, "bad_config", "unknown option '%s'", argv[optind - 1]);
+            if (optopt != 0)
+                mcx_error_set(err, "bad_config", "unknown option '-%c'", optopt);
+            else
+                mcx_error_set(err, "bad_config", "unknown option '%s'", argv[optind - 1]);
             return -1;
         }
         if (c == ':') {

@@ -70,7 +70,7 @@ static int parse_request_line(char *line, struct http_head *out, struct mcx_erro
     char *sp1 = strchr(line, ' ');
     char *sp2;
 
-    if (sp1 == NULL)
+    if (sp1 == NULL || sp1 == line)
         return fail(err, 400, "malformed request line");
     *sp1 = '\0';
     sp2 = strchr(sp1 + 1, ' ');

@@ -3,6 +3,7 @@
  */
 #include "server/util.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <limits.h>
 #include <math.h>
@@ -196,7 +197,7 @@ int mcx_parse_int(const char *s, long min, long max, long *out)
     char *end;
     long v;
 
-    if (s == NULL || *s == '\0')
+    if (s == NULL || *s == '\0' || isspace((unsigned char)*s))
         return -1;
     errno = 0;
     v = strtol(s, &end, 10);
@@ -211,7 +212,8 @@ int mcx_parse_double(const char *s, double min, double max, double *out)
     char *end;
     double v;
 
-    if (s == NULL || *s == '\0')
+    /* Plain decimal only: strtod would also take spaces, hex, inf and nan. */
+    if (s == NULL || *s == '\0' || s[strspn(s, "0123456789+-.eE")] != '\0')
         return -1;
     errno = 0;
     v = strtod(s, &end);
