@@ -33,20 +33,22 @@ struct db_error {
     char message[512]; /* server or pool message, one line */
 };
 
+/* Zero (or negative) size, max_waiting and wait_timeout_ms take the defaults;
+ * statement_timeout_ms is 0 for none and negative for the default. */
 struct db_pool_config {
-    const char *conninfo;  /* libpq connection string or URI */
-    int size;              /* connections kept open (default 8) */
-    int max_waiting;       /* acquires allowed to queue when all are busy (default 1024) */
-    int wait_timeout_ms;   /* how long an acquire may queue (default 5000) */
+    const char *conninfo;     /* libpq connection string or URI */
+    int size;                 /* connections kept open (default 8) */
+    int max_waiting;          /* acquires allowed to queue when all are busy (default 1024) */
+    int wait_timeout_ms;      /* how long an acquire may queue (default 5000) */
     int statement_timeout_ms; /* server-side statement_timeout, 0 = none (default 30000) */
 };
 
 struct db_pool_stats {
-    int size;       /* configured connections */
-    int connected;  /* connections currently open and usable */
-    int busy;       /* lent out to callers */
-    int idle;       /* connected and free */
-    int waiting;    /* acquires in the wait queue */
+    int size;                          /* configured connections */
+    int connected;                     /* connections currently open and usable */
+    int busy;                          /* lent out to callers */
+    int idle;                          /* connected and free */
+    int waiting;                       /* acquires in the wait queue */
     unsigned long long queue_rejected; /* acquires refused: queue full */
     unsigned long long queue_timeouts; /* acquires that timed out in the queue */
 };
@@ -57,7 +59,8 @@ typedef void (*db_result_cb)(struct db_result *res, const struct db_error *err, 
 typedef void (*db_acquire_cb)(struct db_conn *conn, const struct db_error *err, void *arg);
 
 struct db_pool *db_pool_new(struct event_base *base, const struct db_pool_config *cfg);
-/* Closes every connection; outstanding waits/ops are dropped without callbacks. */
+/* Closes every connection; outstanding waits/ops are dropped without callbacks.
+ * Not from inside a pool callback; lent connections become invalid. */
 void db_pool_free(struct db_pool *pool);
 void db_pool_get_stats(const struct db_pool *pool, struct db_pool_stats *out);
 
@@ -72,7 +75,9 @@ void db_wait_cancel(struct db_wait *wait);
 
 /*
  * Runs one parameterised statement on a lent connection (text params, NULL = SQL
- * NULL). One query at a time per connection; returns -1 if one is running.
+ * NULL). One query at a time per connection; returns -1 if one is running (a
+ * cancelled one counts until it has drained). The callback runs on a later loop
+ * turn; a connection that broke gives DB_ERR_CONNECTION and must still be released.
  * Several queries in sequence on the same conn form a transaction when the first
  * is BEGIN.
  */
@@ -96,8 +101,9 @@ const char *db_result_name(const struct db_result *res, int col);
 const char *db_result_value(const struct db_result *res, int row, int col); /* NULL if SQL NULL */
 bool db_result_is_null(const struct db_result *res, int row, int col);
 int db_result_col(const struct db_result *res, const char *name); /* -1 if absent */
-const char *db_result_cmd_tuples(const struct db_result *res);     /* "3" after UPDATE */
-/* Keeps the result past the callback; free it with db_result_free(). */
+const char *db_result_cmd_tuples(const struct db_result *res);    /* "3" after UPDATE */
+/* Keeps the result past the callback; free it with db_result_free() (only a kept
+ * result, or one from db_sync_exec). */
 void db_result_keep(struct db_result *res);
 void db_result_free(struct db_result *res);
 
