@@ -344,12 +344,14 @@ static void conn_free(struct http_conn *c)
     drain_check(s);
 }
 
-static const char busy_reply[] =
-    "HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\n"
-    "Connection: close\r\nRetry-After: 1\r\nContent-Length: 107\r\n\r\n"
-    "{\"error\":{\"code\":\"too_many_connections\",\"message\":\"the server is at its connection "
-    "limit\"},"
-    "\"request_id\":null}";
+#define BUSY_BODY                                                                                  \
+    "{\"error\":{\"code\":\"too_many_connections\",\"message\":\"the server is at its "            \
+    "connection limit\"},\"request_id\":null}"
+/* The Content-Length below must match BUSY_BODY: the compiler checks it. */
+_Static_assert(sizeof(BUSY_BODY) - 1 == 109, "busy_reply Content-Length");
+static const char busy_reply[] = "HTTP/1.1 503 Service Unavailable\r\nContent-Type: "
+                                 "application/json\r\nConnection: close\r\nRetry-After: "
+                                 "1\r\nContent-Length: 109\r\n\r\n" BUSY_BODY;
 
 static void accept_cb(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa, int salen,
                       void *arg)
