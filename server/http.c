@@ -278,6 +278,8 @@ void http_server_drain(struct http_server *s, void (*done)(void *arg), void *arg
     struct http_conn *c, *next;
     struct timeval tv;
 
+    if (s->is_draining)
+        return; /* a second SIGTERM: already draining (and the timer already exists) */
     s->is_draining = true;
     s->drain_done = done;
     s->drain_arg = arg;
@@ -344,14 +346,30 @@ static void conn_free(struct http_conn *c)
     drain_check(s);
 }
 
-#define BUSY_BODY                                                                                  \
-    "{\"error\":{\"code\":\"too_many_connections\",\"message\":\"the server is at its "            \
-    "connection limit\"},\"request_id\":null}"
-/* The Content-Length below must match BUSY_BODY: the compiler checks it. */
-_Static_assert(sizeof(BUSY_BODY) - 1 == 109, "busy_reply Content-Length");
-static const char busy_reply[] = "HTTP/1.1 503 Service Unavailable\r\nContent-Type: "
-                                 "application/json\r\nConnection: close\r\nRetry-After: "
-                                 "1\r\nContent-Length: 109\r\n\r\n" BUSY_BODY;
+/* Beyond --max-connections: a 503 written straight to the fresh socket, whose
+ * send buffer is empty, and the connection closed. */
+static void reply_busy(struct http_server *s, evutil_socket_t fd)
+{
+    char body[256], msg[512], id[40];
+    int blen, n;
+
+    snprintf(id, sizeof(id), "%s-%llx", s->id_prefix, (unsigned long long)++s->next_id);
+    blen = snprintf(body, sizeof(body),
+                    "{\"error\":{\"code\":\"too_many_connections\",\"message\":\"the server is "
+                    "at its connection limit\"},\"request_id\":\"%s\"}",
+                    id);
+    n = snprintf(msg, sizeof(msg),
+                 "HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\n"
+                 "X-Request-Id: %s\r\nConnection: close\r\nRetry-After: 1\r\n"
+                 "Content-Length: %d\r\n\r\n%s",
+                 id, blen, body);
+    if (n > 0 && (size_t)n < sizeof(msg)) {
+        ssize_t w = send(fd, msg, (size_t)n, MSG_NOSIGNAL | MSG_DONTWAIT);
+        (void)w;
+    }
+    metrics_observe(s->metrics, "unmatched", 503, 0);
+    evutil_closesocket(fd);
+}
 
 static void accept_cb(struct evconnlistener *l, evutil_socket_t fd, struct sockaddr *sa, int salen,
                       void *arg)
@@ -364,10 +382,7 @@ static void accept_cb(struct evconnlistener *l, evutil_socket_t fd, struct socka
     (void)sa;
     (void)salen;
     if (s->nconns >= s->cfg.max_connections) {
-        /* Best effort: the socket is fresh, its send buffer is empty. */
-        ssize_t n = send(fd, busy_reply, sizeof(busy_reply) - 1, MSG_NOSIGNAL | MSG_DONTWAIT);
-        (void)n;
-        evutil_closesocket(fd);
+        reply_busy(s, fd);
         return;
     }
     setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
@@ -478,6 +493,44 @@ int http_server_listen(struct http_server *s, const char *hostport, bool reusepo
     if (getsockname(evconnlistener_get_fd(s->listener), (struct sockaddr *)&ss, &sslen) == 0)
         s->port = ntohs(ss.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&ss)->sin6_port
                                                  : ((struct sockaddr_in *)&ss)->sin_port);
+    return 0;
+}
+
+int http_port_reserve(const char *hostport, int *fd, int *port, struct mcx_error *err)
+{
+    char host[256], portstr[16];
+    struct evutil_addrinfo hints = {0}, *ai = NULL;
+    struct sockaddr_storage ss;
+    socklen_t sslen = sizeof(ss);
+    int one = 1, p, rc;
+
+    if (split_hostport(hostport, host, sizeof(host), &p) != 0) {
+        mcx_error_set(err, "bad_config", "listen address '%s' is not HOST:PORT", hostport);
+        return -1;
+    }
+    snprintf(portstr, sizeof(portstr), "%d", p);
+    hints.ai_family = AF_UNSPEC;
+    hints.ai_socktype = SOCK_STREAM;
+    hints.ai_flags = EVUTIL_AI_PASSIVE | EVUTIL_AI_NUMERICSERV;
+    rc = evutil_getaddrinfo(host[0] ? host : NULL, portstr, &hints, &ai);
+    if (rc != 0) {
+        mcx_error_set(err, "bad_config", "cannot resolve %s: %s", host, evutil_gai_strerror(rc));
+        return -1;
+    }
+    *fd = socket(ai->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (*fd < 0 || setsockopt(*fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) != 0 ||
+        setsockopt(*fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one)) != 0 ||
+        bind(*fd, ai->ai_addr, (socklen_t)ai->ai_addrlen) != 0 ||
+        getsockname(*fd, (struct sockaddr *)&ss, &sslen) != 0) {
+        mcx_error_set(err, "listen_failed", "cannot bind %s: %s", hostport, strerror(errno));
+        if (*fd >= 0)
+            close(*fd);
+        evutil_freeaddrinfo(ai);
+        return -1;
+    }
+    evutil_freeaddrinfo(ai);
+    *port = ntohs(ss.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&ss)->sin6_port
+                                           : ((struct sockaddr_in *)&ss)->sin_port);
     return 0;
 }
 

@@ -44,6 +44,12 @@ void http_server_free(struct http_server *s);
 /* Binds "host:port" (SO_REUSEPORT when reuseport, so workers share it). */
 int http_server_listen(struct http_server *s, const char *hostport, bool reuseport,
                        struct mcx_error *err);
+/*
+ * Binds (without listening) a SO_REUSEPORT socket on hostport and returns it and
+ * its port: with port 0 the kernel picks one, and workers that bind the same
+ * port later join it. A bound socket that never listens receives no connections.
+ */
+int http_port_reserve(const char *hostport, int *fd, int *port, struct mcx_error *err);
 /* Port actually bound (useful with port 0). */
 int http_server_port(const struct http_server *s);
 /* Called for GET/HEAD requests no route matched (the static files). */

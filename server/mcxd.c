@@ -238,6 +238,29 @@ static int master_run(const struct mcx_config *cfg, void *tls)
     return rc;
 }
 
+/*
+ * Workers bind the port themselves (SO_REUSEPORT), so "port 0" must be turned
+ * into one real port first, or each worker would get its own. The reserved
+ * socket stays bound (never listening) until the master exits.
+ */
+static int reserve_port(struct mcx_config *cfg, int *fd)
+{
+    struct mcx_error err;
+    struct buf listen;
+    int port;
+
+    if (http_port_reserve(cfg->listen, fd, &port, &err) != 0) {
+        fprintf(stderr, "mcxd: %s\n", err.message);
+        return -1;
+    }
+    buf_init(&listen);
+    buf_printf(&listen, "%.*s:%d", (int)(strrchr(cfg->listen, ':') - cfg->listen), cfg->listen,
+               port);
+    free(cfg->listen);
+    cfg->listen = buf_steal(&listen, NULL);
+    return 0;
+}
+
 static int run_migrations(const struct mcx_config *cfg)
 {
     struct mcx_error err;
@@ -255,7 +278,7 @@ int mcxd_main(int argc, char **argv)
     struct mcx_config cfg;
     struct mcx_error err;
     void *tls = NULL;
-    int rc;
+    int rc, reserved_fd = -1;
 
     config_init(&cfg);
     if (config_load(&cfg, argc, argv, (const char *(*)(const char *))getenv, &err) != 0) {
@@ -284,7 +307,14 @@ int mcxd_main(int argc, char **argv)
         config_cleanup(&cfg);
         return 1;
     }
+    if (cfg.workers > 1 && reserve_port(&cfg, &reserved_fd) != 0) {
+        http_tls_ctx_free(tls);
+        config_cleanup(&cfg);
+        return EXIT_CONFIG;
+    }
     rc = cfg.workers > 1 ? master_run(&cfg, tls) : worker_run(&cfg, 0, tls);
+    if (reserved_fd >= 0)
+        close(reserved_fd);
     http_tls_ctx_free(tls);
     config_cleanup(&cfg);
     return rc;

@@ -227,7 +227,8 @@ void static_serve(struct http_request *req, void *arg)
         serve_directory(req, sf, real);
         goto out;
     }
-    if ((fd = open_regular(real, &st)) < 0) {
+    /* "/app.js/" names a directory that does not exist. */
+    if (http_request_target(req)->trailing_slash || (fd = open_regular(real, &st)) < 0) {
         not_found(req);
         goto out;
     }
