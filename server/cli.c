@@ -6,12 +6,18 @@
  */
 #include "server/cli.h"
 
+#include <pwd.h>
+#include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
+#include "server/auth.h"
+#include "server/db.h"
+#include "server/json.h"
 #include "server/migrate.h"
 #include "server/util.h"
 
@@ -25,7 +31,7 @@ struct cli_command;
 typedef int (*cli_run_fn)(struct cli *cli, const struct cli_command *cmd, int argc, char **argv);
 
 struct cli_command {
-    const char *name;    /* one or more words: "migrate", later "institution add" */
+    const char *name;    /* one or more words: "migrate", "institution add" */
     const char *args;    /* what follows the name in the usage line */
     const char *summary; /* one line for `mcx --help` */
     cli_run_fn run;      /* argv[0] is the first word after the name */
@@ -51,9 +57,26 @@ enum cli_parse {
 };
 
 static int cli_cmd_migrate(struct cli *cli, const struct cli_command *cmd, int argc, char **argv);
+static int cli_cmd_institution_add(struct cli *cli, const struct cli_command *cmd, int argc,
+                                   char **argv);
+static int cli_cmd_user_add(struct cli *cli, const struct cli_command *cmd, int argc, char **argv);
+static int cli_cmd_token_create(struct cli *cli, const struct cli_command *cmd, int argc,
+                                char **argv);
+static int cli_cmd_token_revoke(struct cli *cli, const struct cli_command *cmd, int argc,
+                                char **argv);
 
 static const struct cli_command cli_commands[] = {
     {"migrate", "[--dir DIR]", "apply pending database migrations (schemas/sql)", cli_cmd_migrate},
+    {"institution add", "ID --name NAME --country CC [--home]",
+     "register an institution (NAME in English; --home: run by this node)",
+     cli_cmd_institution_add},
+    {"user add",
+     "EMAIL --role student|publisher|registrar|admin [--institution ID] [--password-stdin]",
+     "create an account; prints a generated password unless --password-stdin", cli_cmd_user_add},
+    {"token create", "--user EMAIL [--name LABEL]",
+     "create an API token for a user; prints it (the only time it is shown)", cli_cmd_token_create},
+    {"token revoke", "TOKEN", "revoke an API token (the whole token, or its id)",
+     cli_cmd_token_revoke},
 };
 
 static void cli_usage(FILE *out)
@@ -249,6 +272,585 @@ static int cli_cmd_migrate(struct cli *cli, const struct cli_command *cmd, int a
     fprintf(stderr, "mcx migrate: %d migration(s) applied from %s; the database is up to date\n",
             applied, dir);
     return CLI_EXIT_OK;
+}
+
+/* ---- shared by the account commands ---- */
+
+#define CLI_MAX_NAME_BYTES 500 /* institution names, token labels */
+#define CLI_PASSWORD_MIN_LEN 8 /* NIST SP 800-63B §5.1.1.2 minimum */
+
+/* A required option that was not given: a usage error. */
+static int cli_missing(const struct cli_command *cmd, const char *option)
+{
+    fprintf(stderr, "mcx %s: %s is required\n", cmd->name, option);
+    cli_command_usage(cmd, stderr);
+    return CLI_EXIT_USAGE;
+}
+
+/* A value that cannot be right whatever the database holds: a usage error. */
+static int cli_invalid(const struct cli_command *cmd, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+static int cli_invalid(const struct cli_command *cmd, const char *fmt, ...)
+{
+    va_list ap;
+
+    fprintf(stderr, "mcx %s: ", cmd->name);
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fputc('\n', stderr);
+    return CLI_EXIT_USAGE;
+}
+
+/* Text for a label: non-empty, at most max bytes, UTF-8, no control characters. */
+static bool cli_text_is_valid(const char *s, size_t max)
+{
+    size_t len = strnlen(s, max + 1);
+
+    if (len == 0 || len > max || !utf8_is_valid(s, len))
+        return false;
+    for (size_t i = 0; i < len; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if (c < ' ' || c == 0x7f)
+            return false;
+    }
+    return true;
+}
+
+/* The rule of institutions.id: ^[a-z0-9][a-z0-9.-]{0,126}$ */
+static bool cli_institution_id_is_valid(const char *id)
+{
+    size_t len = strnlen(id, 128);
+
+    return len >= 1 && len <= 127 && strchr("abcdefghijklmnopqrstuvwxyz0123456789", id[0]) &&
+           strspn(id, "abcdefghijklmnopqrstuvwxyz0123456789.-") == len;
+}
+
+/* "cli:<unix user>" for audit_log.actor: who ran the command, not whom it is about. */
+static void cli_actor(char *out, size_t size)
+{
+    struct passwd *pw = getpwuid(geteuid());
+
+    if (pw != NULL && pw->pw_name != NULL && *pw->pw_name != '\0')
+        snprintf(out, size, "cli:%s", pw->pw_name);
+    else
+        snprintf(out, size, "cli:uid:%u", (unsigned)geteuid());
+}
+
+/* Connects for a command; NULL after printing why (*rc holds the exit status). */
+static struct db_sync *cli_connect(struct cli *cli, const struct cli_command *cmd, int *rc)
+{
+    const char *url = cli_database_url(cli);
+    struct mcx_error err;
+    struct db_sync *db;
+
+    if (url == NULL) {
+        *rc = CLI_EXIT_USAGE;
+        return NULL;
+    }
+    db = db_sync_connect(url, &err);
+    if (db == NULL) {
+        cli_print_error(cmd->name, &err);
+        *rc = CLI_EXIT_FAILED;
+    }
+    return db;
+}
+
+/* Runs one statement; on failure prints the database's reason. 0 or -1. */
+static int cli_exec(struct db_sync *db, const struct cli_command *cmd, const char *sql, int nparams,
+                    const char *const *params, struct db_result **res)
+{
+    struct mcx_error err;
+
+    if (db_sync_exec(db, sql, nparams, params, res, &err) < 0) {
+        cli_print_error(cmd->name, &err);
+        return -1;
+    }
+    return 0;
+}
+
+/* ---- mcx institution add ---- */
+
+/* The row and its audit entry in one statement: both are written or neither. No row
+ * back means the id was taken. */
+static const char cli_institution_add_sql[] =
+    "WITH ins AS ("
+    " INSERT INTO institutions (id, name, country, is_home)"
+    " VALUES ($1, jsonb_build_object('en', $2::text), $3, $4::boolean)"
+    " ON CONFLICT (id) DO NOTHING RETURNING *)"
+    " INSERT INTO audit_log (actor, action, entity, entity_id, after_hash, details)"
+    " SELECT $5, 'create', 'institution', ins.id, audit_hash(to_jsonb(ins)),"
+    "  jsonb_build_object('name', ins.name, 'country', ins.country, 'is_home', ins.is_home)"
+    " FROM ins RETURNING entity_id";
+
+/* Two ASCII letters, either case, as ISO 3166-1 alpha-2 upper case. */
+static int cli_country_parse(const char *in, char out[3])
+{
+    for (int i = 0; i < 2; i++) {
+        char c = in[i];
+        if (c >= 'a' && c <= 'z')
+            c = (char)(c - 'a' + 'A');
+        if (c < 'A' || c > 'Z')
+            return -1;
+        out[i] = c;
+    }
+    out[2] = '\0';
+    return in[2] == '\0' ? 0 : -1;
+}
+
+static int cli_institution_insert(struct db_sync *db, const struct cli_command *cmd, const char *id,
+                                  const char *name, const char *country, bool is_home)
+{
+    char actor[160];
+    const char *params[5] = {id, name, country, is_home ? "true" : "false", actor};
+    struct db_result *res;
+    int rows;
+
+    cli_actor(actor, sizeof(actor));
+    if (cli_exec(db, cmd, cli_institution_add_sql, 5, params, &res) < 0)
+        return CLI_EXIT_FAILED;
+    rows = db_result_rows(res);
+    db_result_free(res);
+    if (rows != 1) {
+        fprintf(stderr, "mcx %s: institution %s exists\n", cmd->name, id);
+        return CLI_EXIT_FAILED;
+    }
+    fprintf(stderr, "mcx %s: added %s institution %s (%s, %s)\n", cmd->name,
+            is_home ? "home" : "partner", id, name, country);
+    return CLI_EXIT_OK;
+}
+
+static int cli_cmd_institution_add(struct cli *cli, const struct cli_command *cmd, int argc,
+                                   char **argv)
+{
+    const char *name = NULL, *country = NULL;
+    bool is_home = false;
+    const struct cli_option opts[] = {
+        {"--name", &name, NULL}, {"--country", &country, NULL}, {"--home", NULL, &is_home}};
+    struct cli_args args;
+    struct db_sync *db;
+    char cc[3];
+    int rc;
+
+    rc = cli_parse_expect(cli, cmd, opts, MCX_ARRAY_LEN(opts), argc, argv, &args, 1, 1);
+    if (rc >= 0)
+        return rc;
+    if (name == NULL)
+        return cli_missing(cmd, "--name");
+    if (country == NULL)
+        return cli_missing(cmd, "--country");
+    if (!cli_institution_id_is_valid(args.pos[0]))
+        return cli_invalid(cmd,
+                           "invalid institution id '%s': lowercase letters, digits, '.' and "
+                           "'-', starting with a letter or digit, at most 127 characters",
+                           args.pos[0]);
+    if (!cli_text_is_valid(name, CLI_MAX_NAME_BYTES))
+        return cli_invalid(cmd, "invalid --name '%s': 1-500 bytes of UTF-8 text on one line", name);
+    if (cli_country_parse(country, cc) < 0)
+        return cli_invalid(cmd, "invalid --country '%s': an ISO 3166-1 alpha-2 code such as LT",
+                           country);
+    db = cli_connect(cli, cmd, &rc);
+    if (db == NULL)
+        return rc;
+    rc = cli_institution_insert(db, cmd, args.pos[0], name, cc, is_home);
+    db_sync_close(db);
+    return rc;
+}
+
+/* ---- mcx user add ---- */
+
+static const char *const cli_roles[] = {"student", "publisher", "registrar", "admin"};
+
+static bool cli_role_is_valid(const char *role)
+{
+    for (size_t i = 0; i < MCX_ARRAY_LEN(cli_roles); i++) {
+        if (strcmp(role, cli_roles[i]) == 0)
+            return true;
+    }
+    return false;
+}
+
+static bool cli_role_needs_institution(const char *role)
+{
+    return strcmp(role, "publisher") == 0 || strcmp(role, "registrar") == 0;
+}
+
+/*
+ * The password from stdin, one line: a trailing "\n" or "\r\n" is not part of it (echo
+ * adds one), anything else is. Refuses NUL bytes, a second line, invalid UTF-8 and
+ * lengths outside CLI_PASSWORD_MIN_LEN..AUTH_PASSWORD_MAX_LEN. size must leave room
+ * for the line end and one byte more, to tell "too long" from "just fits".
+ */
+static int cli_password_read(const struct cli_command *cmd, char *out, size_t size)
+{
+    const char *why = NULL;
+    size_t n;
+
+    if (isatty(STDIN_FILENO))
+        fprintf(stderr, "mcx %s: type the password, then Enter and Ctrl-D\n", cmd->name);
+    n = fread(out, 1, size - 1, stdin);
+
+    out[n] = '\0';
+    if (n > 0 && out[n - 1] == '\n')
+        out[--n] = '\0';
+    if (n > 0 && out[n - 1] == '\r')
+        out[--n] = '\0';
+    if (ferror(stdin))
+        why = "unreadable";
+    else if (n > AUTH_PASSWORD_MAX_LEN || fgetc(stdin) != EOF)
+        why = "longer than 1024 bytes";
+    else if (memchr(out, '\0', n) != NULL || strpbrk(out, "\r\n") != NULL)
+        why = "more than one line, or holds a NUL byte";
+    else if (!utf8_is_valid(out, n))
+        why = "not UTF-8";
+    else if (n < CLI_PASSWORD_MIN_LEN)
+        why = "shorter than 8 characters";
+    if (why == NULL)
+        return 0;
+    explicit_bzero(out, size);
+    fprintf(stderr, "mcx %s: the password on stdin is %s\n", cmd->name, why);
+    return -1;
+}
+
+/* 0 when the institution exists; else prints why and returns -1. */
+static int cli_institution_check(struct db_sync *db, const struct cli_command *cmd, const char *id)
+{
+    const char *params[1] = {id};
+    struct db_result *res;
+    int rows;
+
+    if (cli_exec(db, cmd, "SELECT 1 FROM institutions WHERE id = $1", 1, params, &res) < 0)
+        return -1;
+    rows = db_result_rows(res);
+    db_result_free(res);
+    if (rows == 1)
+        return 0;
+    fprintf(stderr, "mcx %s: unknown institution %s (add it with: mcx institution add)\n",
+            cmd->name, id);
+    return -1;
+}
+
+/* A taken address (in any case) gives no row back rather than an error. */
+static const char cli_user_add_sql[] =
+    "WITH ins AS ("
+    " INSERT INTO users (email, password_hash, role, institution_id)"
+    " VALUES ($1, $2, $3, $4)"
+    " ON CONFLICT ((lower(email))) DO NOTHING RETURNING *)"
+    " INSERT INTO audit_log (actor, action, entity, entity_id, after_hash, details)"
+    " SELECT $5, 'create', 'user', ins.id::text, audit_hash(to_jsonb(ins)),"
+    "  jsonb_build_object('email', ins.email, 'role', ins.role,"
+    "                     'institution_id', ins.institution_id)"
+    " FROM ins RETURNING entity_id";
+
+struct cli_new_user {
+    const char *email;
+    const char *role;
+    const char *institution;                  /* NULL: none */
+    char password[AUTH_PASSWORD_MAX_LEN + 3]; /* + line end + one byte too many */
+};
+
+static int cli_user_insert(struct db_sync *db, const struct cli_command *cmd,
+                           const struct cli_new_user *u)
+{
+    char hash[AUTH_PASSWORD_HASH_SIZE];
+    char actor[160];
+    const char *params[5] = {u->email, hash, u->role, u->institution, actor};
+    struct db_result *res;
+    int rc = CLI_EXIT_FAILED;
+
+    if (auth_password_hash(u->password, hash, sizeof(hash)) < 0) {
+        fprintf(stderr, "mcx %s: cannot hash the password (scrypt failed)\n", cmd->name);
+        return CLI_EXIT_FAILED;
+    }
+    cli_actor(actor, sizeof(actor));
+    if (cli_exec(db, cmd, cli_user_add_sql, 5, params, &res) < 0)
+        return CLI_EXIT_FAILED;
+    if (db_result_rows(res) != 1) {
+        fprintf(stderr, "mcx %s: a user with e-mail %s exists\n", cmd->name, u->email);
+    } else {
+        fprintf(stderr, "mcx %s: created %s %s%s%s (id %s)\n", cmd->name, u->role, u->email,
+                u->institution != NULL ? " at " : "", u->institution != NULL ? u->institution : "",
+                db_result_value(res, 0, 0));
+        rc = CLI_EXIT_OK;
+    }
+    db_result_free(res);
+    return rc;
+}
+
+/* Checks what needs no database; returns an exit status, or -1 to go on. */
+static int cli_user_validate(const struct cli_command *cmd, const struct cli_new_user *u)
+{
+    if (u->role == NULL)
+        return cli_missing(cmd, "--role");
+    if (!auth_email_is_valid(u->email))
+        return cli_invalid(cmd, "invalid e-mail address '%s'", u->email);
+    if (!cli_role_is_valid(u->role))
+        return cli_invalid(cmd, "invalid --role '%s': student, publisher, registrar or admin",
+                           u->role);
+    if (u->institution == NULL && cli_role_needs_institution(u->role))
+        return cli_invalid(cmd, "a %s needs --institution ID", u->role);
+    if (u->institution != NULL && !cli_institution_id_is_valid(u->institution))
+        return cli_invalid(cmd, "invalid institution id '%s'", u->institution);
+    return -1;
+}
+
+static int cli_user_add_run(struct cli *cli, const struct cli_command *cmd, struct cli_new_user *u,
+                            bool is_from_stdin)
+{
+    struct db_sync *db;
+    int rc;
+
+    if (is_from_stdin) {
+        if (cli_password_read(cmd, u->password, sizeof(u->password)) < 0)
+            return CLI_EXIT_USAGE;
+    } else if (auth_password_generate(u->password, sizeof(u->password)) < 0) {
+        fprintf(stderr, "mcx %s: cannot generate a password\n", cmd->name);
+        return CLI_EXIT_FAILED;
+    }
+    db = cli_connect(cli, cmd, &rc);
+    if (db == NULL)
+        return rc;
+    rc = CLI_EXIT_FAILED;
+    if (u->institution == NULL || cli_institution_check(db, cmd, u->institution) == 0)
+        rc = cli_user_insert(db, cmd, u);
+    db_sync_close(db);
+    /* Shown only once the account exists: a password for nothing would mislead. */
+    if (rc == CLI_EXIT_OK && !is_from_stdin) {
+        printf("%s\n", u->password);
+        fprintf(stderr, "mcx %s: the generated password is on stdout; it is not shown again\n",
+                cmd->name);
+    }
+    return rc;
+}
+
+static int cli_cmd_user_add(struct cli *cli, const struct cli_command *cmd, int argc, char **argv)
+{
+    struct cli_new_user u;
+    bool is_from_stdin = false;
+    const struct cli_option opts[] = {{"--role", &u.role, NULL},
+                                      {"--institution", &u.institution, NULL},
+                                      {"--password-stdin", NULL, &is_from_stdin}};
+    struct cli_args args;
+    int rc;
+
+    memset(&u, 0, sizeof(u));
+    rc = cli_parse_expect(cli, cmd, opts, MCX_ARRAY_LEN(opts), argc, argv, &args, 1, 1);
+    if (rc >= 0)
+        return rc;
+    u.email = args.pos[0];
+    rc = cli_user_validate(cmd, &u);
+    if (rc < 0)
+        rc = cli_user_add_run(cli, cmd, &u, is_from_stdin);
+    explicit_bzero(u.password, sizeof(u.password));
+    return rc;
+}
+
+/* ---- mcx token create / revoke ---- */
+
+static const char cli_token_create_sql[] =
+    "WITH ins AS ("
+    " INSERT INTO api_tokens (id, user_id, name, secret_hash)"
+    " VALUES ($1::uuid, $2::uuid, $3, $4) RETURNING *)"
+    " INSERT INTO audit_log (actor, action, entity, entity_id, after_hash, details)"
+    " SELECT $5, 'create', 'api_token', ins.id::text, audit_hash(to_jsonb(ins)),"
+    "  jsonb_build_object('user_id', ins.user_id, 'name', ins.name)"
+    " FROM ins RETURNING entity_id";
+
+/* The id of an enabled user by e-mail (in any case) into id; else prints why, -1. */
+static int cli_user_find(struct db_sync *db, const struct cli_command *cmd, const char *email,
+                         char id[AUTH_UUID_LEN + 1])
+{
+    const char *params[1] = {email};
+    struct db_result *res;
+    int rc = -1;
+
+    if (cli_exec(db, cmd,
+                 "SELECT id::text, disabled_at IS NOT NULL FROM users"
+                 " WHERE lower(email) = lower($1)",
+                 1, params, &res) < 0)
+        return -1;
+    if (db_result_rows(res) != 1)
+        fprintf(stderr, "mcx %s: no user with e-mail %s\n", cmd->name, email);
+    else if (strcmp(db_result_value(res, 0, 1), "t") == 0)
+        fprintf(stderr, "mcx %s: user %s is disabled\n", cmd->name, email);
+    else if (mcx_strlcpy(id, db_result_value(res, 0, 0), AUTH_UUID_LEN + 1) == AUTH_UUID_LEN)
+        rc = 0;
+    db_result_free(res);
+    return rc;
+}
+
+static int cli_token_insert(struct db_sync *db, const struct cli_command *cmd, const char *user_id,
+                            const char *email, const char *label)
+{
+    char token[AUTH_TOKEN_SIZE], id[AUTH_UUID_LEN + 1], hash[AUTH_HASH_HEX_SIZE];
+    char actor[160];
+    const char *params[5] = {id, user_id, label, hash, actor};
+
+    if (auth_token_generate(token, sizeof(token), id, hash) < 0) {
+        fprintf(stderr, "mcx %s: cannot generate a token\n", cmd->name);
+        return CLI_EXIT_FAILED;
+    }
+    cli_actor(actor, sizeof(actor));
+    if (cli_exec(db, cmd, cli_token_create_sql, 5, params, NULL) < 0) {
+        explicit_bzero(token, sizeof(token));
+        return CLI_EXIT_FAILED;
+    }
+    printf("%s\n", token);
+    explicit_bzero(token, sizeof(token));
+    fprintf(stderr,
+            "mcx %s: token %s for %s is on stdout; only its hash is stored, so it is not "
+            "shown again\n",
+            cmd->name, id, email);
+    return CLI_EXIT_OK;
+}
+
+static int cli_cmd_token_create(struct cli *cli, const struct cli_command *cmd, int argc,
+                                char **argv)
+{
+    const char *email = NULL, *label = NULL;
+    const struct cli_option opts[] = {{"--user", &email, NULL}, {"--name", &label, NULL}};
+    char user_id[AUTH_UUID_LEN + 1];
+    struct cli_args args;
+    struct db_sync *db;
+    int rc;
+
+    rc = cli_parse_expect(cli, cmd, opts, MCX_ARRAY_LEN(opts), argc, argv, &args, 0, 0);
+    if (rc >= 0)
+        return rc;
+    if (email == NULL)
+        return cli_missing(cmd, "--user");
+    if (!auth_email_is_valid(email))
+        return cli_invalid(cmd, "invalid e-mail address '%s'", email);
+    if (label != NULL && !cli_text_is_valid(label, CLI_MAX_NAME_BYTES))
+        return cli_invalid(cmd, "invalid --name '%s': 1-500 bytes of UTF-8 text on one line",
+                           label);
+    db = cli_connect(cli, cmd, &rc);
+    if (db == NULL)
+        return rc;
+    rc = CLI_EXIT_FAILED;
+    if (cli_user_find(db, cmd, email, user_id) == 0)
+        rc = cli_token_insert(db, cmd, user_id, email, label);
+    db_sync_close(db);
+    return rc;
+}
+
+/*
+ * Revokes a live token and records it in one statement; the row lock makes a
+ * concurrent revoke wait and then find nothing to do (no row back).
+ */
+static const char cli_token_revoke_sql[] =
+    "WITH old AS ("
+    " SELECT * FROM api_tokens WHERE id = $1::uuid AND revoked_at IS NULL FOR UPDATE),"
+    " upd AS ("
+    " UPDATE api_tokens t SET revoked_at = now() FROM old WHERE t.id = old.id RETURNING t.*)"
+    " INSERT INTO audit_log (actor, action, entity, entity_id, before_hash, after_hash, details)"
+    " SELECT $2, 'revoke', 'api_token', upd.id::text, audit_hash(to_jsonb(old)),"
+    "  audit_hash(to_jsonb(upd)), jsonb_build_object('user_id', upd.user_id, 'name', upd.name)"
+    " FROM upd JOIN old ON old.id = upd.id RETURNING entity_id";
+
+/*
+ * TOKEN is the whole token, whose secret must then match (a typo must not revoke
+ * somebody else's), or just its id, for a token whose holder lost it.
+ */
+static int cli_token_target(const struct cli_command *cmd, const char *arg,
+                            char id[AUTH_UUID_LEN + 1], char hash[AUTH_HASH_HEX_SIZE])
+{
+    char secret[AUTH_SECRET_SIZE];
+    int rc = 0;
+
+    hash[0] = '\0';
+    if (auth_uuid_is_valid(arg)) {
+        mcx_strlcpy(id, arg, AUTH_UUID_LEN + 1);
+        return 0;
+    }
+    if (auth_token_parse(arg, id, secret, sizeof(secret)) < 0 ||
+        auth_secret_hash(secret, hash) < 0) {
+        fprintf(stderr, "mcx %s: not a token (mcx_<id>_<secret>) nor a token id\n", cmd->name);
+        rc = -1;
+    }
+    explicit_bzero(secret, sizeof(secret));
+    return rc;
+}
+
+enum cli_token_state {
+    CLI_TOKEN_ERROR = -1, /* reason printed */
+    CLI_TOKEN_REVOKED,
+    CLI_TOKEN_LIVE,
+};
+
+/* Is the token there, with that secret when one is given, and still live? */
+static enum cli_token_state cli_token_state(struct db_sync *db, const struct cli_command *cmd,
+                                            const char *id, const char *hash)
+{
+    const char *params[1] = {id};
+    enum cli_token_state state = CLI_TOKEN_ERROR;
+    struct db_result *res;
+
+    if (cli_exec(db, cmd,
+                 "SELECT secret_hash, revoked_at IS NULL, revoked_at FROM api_tokens"
+                 " WHERE id = $1::uuid",
+                 1, params, &res) < 0)
+        return CLI_TOKEN_ERROR;
+    if (db_result_rows(res) != 1 ||
+        (hash[0] != '\0' && !auth_hash_equal(db_result_value(res, 0, 0), hash))) {
+        fprintf(stderr, "mcx %s: no such token\n", cmd->name);
+    } else if (strcmp(db_result_value(res, 0, 1), "t") == 0) {
+        state = CLI_TOKEN_LIVE;
+    } else {
+        fprintf(stderr, "mcx %s: token %s was already revoked at %s\n", cmd->name, id,
+                db_result_value(res, 0, 2));
+        state = CLI_TOKEN_REVOKED;
+    }
+    db_result_free(res);
+    return state;
+}
+
+static int cli_token_revoke_run(struct db_sync *db, const struct cli_command *cmd, const char *id,
+                                const char *hash)
+{
+    char actor[160];
+    const char *params[2] = {id, actor};
+    struct db_result *res;
+
+    switch (cli_token_state(db, cmd, id, hash)) {
+    case CLI_TOKEN_ERROR:
+        return CLI_EXIT_FAILED;
+    case CLI_TOKEN_REVOKED:
+        return CLI_EXIT_OK; /* idempotent: the token is dead either way */
+    case CLI_TOKEN_LIVE:
+        break;
+    }
+    cli_actor(actor, sizeof(actor));
+    if (cli_exec(db, cmd, cli_token_revoke_sql, 2, params, &res) < 0)
+        return CLI_EXIT_FAILED;
+    if (db_result_rows(res) == 1)
+        fprintf(stderr, "mcx %s: revoked token %s\n", cmd->name, id);
+    else
+        fprintf(stderr, "mcx %s: token %s was revoked meanwhile\n", cmd->name, id);
+    db_result_free(res);
+    return CLI_EXIT_OK;
+}
+
+static int cli_cmd_token_revoke(struct cli *cli, const struct cli_command *cmd, int argc,
+                                char **argv)
+{
+    char id[AUTH_UUID_LEN + 1], hash[AUTH_HASH_HEX_SIZE];
+    struct cli_args args;
+    struct db_sync *db;
+    int rc;
+
+    rc = cli_parse_expect(cli, cmd, NULL, 0, argc, argv, &args, 1, 1);
+    if (rc >= 0)
+        return rc;
+    if (cli_token_target(cmd, args.pos[0], id, hash) < 0)
+        return CLI_EXIT_USAGE;
+    db = cli_connect(cli, cmd, &rc);
+    if (db == NULL)
+        return rc;
+    rc = cli_token_revoke_run(db, cmd, id, hash);
+    db_sync_close(db);
+    return rc;
 }
 
 /* How many words of argv name cmd, or 0 when they do not. */
