@@ -42,32 +42,32 @@ struct offer {
     /* what a student reads */
     struct lang_map title;
     struct lang_map description;
-    char *homepage;    /* first homepage's contentUrl */
-    char **languages;  /* languages of instruction, ISO 639-1 where one exists */
+    char *homepage;   /* first homepage's contentUrl */
+    char **languages; /* languages of instruction, ISO 639-1 where one exists */
     size_t nlanguages;
-    char **isced;      /* ISCED-F 2013 field codes as strings: "0613" (or broad "06") */
+    char **isced; /* ISCED-F 2013 field codes as strings: "0613" (or broad "06") */
     size_t nisced;
-    int eqf;           /* EQF level 1..8; 0 = not given */
+    int eqf; /* EQF level 1..8; 0 = not given */
     bool has_ects;
-    double ects;       /* ECTS credit points */
+    double ects; /* ECTS credit points */
     enum offer_mode mode;
-    char starts[11];   /* YYYY-MM-DD or "" */
+    char starts[11]; /* YYYY-MM-DD or "" */
     char ends[11];
     char application_deadline[11];
     bool has_price;
     double price_amount;
-    char currency[4];  /* ISO 4217, "" if none */
+    char currency[4];                   /* ISO 4217, "" if none */
     struct lang_map *learning_outcomes; /* one language map per outcome */
     size_t noutcomes;
-    struct lang_map assessment;         /* assessment type/description */
+    struct lang_map assessment; /* assessment type/description */
     struct lang_map quality_assurance;
     struct lang_map entry_requirements; /* prerequisites */
     char *volume_of_learning;           /* ISO 8601 duration, e.g. "PT60H"; NULL if none */
 
     /* who provides it */
-    char *provider_id;          /* the organisation's id in the source document */
+    char *provider_id;             /* the organisation's id in the source document */
     struct lang_map provider_name; /* legalName */
-    char provider_country[3];   /* ISO 3166-1 alpha-2, "" if unknown */
+    char provider_country[3];      /* ISO 3166-1 alpha-2, "" if unknown */
     char *provider_homepage;
 };
 
@@ -93,7 +93,7 @@ bool offer_equal(const struct offer *a, const struct offer *b, const char **fiel
 #define OFFER_COMPLETENESS_MAX 9
 size_t offer_completeness(const struct offer *o, const char *missing[OFFER_COMPLETENESS_MAX]);
 
-const char *offer_mode_name(enum offer_mode m);         /* "online" … or NULL */
+const char *offer_mode_name(enum offer_mode m);               /* "online" … or NULL */
 int offer_mode_parse(const char *name, enum offer_mode *out); /* 0 or -1 */
 
 /*

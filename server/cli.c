@@ -17,6 +17,8 @@
 
 #include "server/auth.h"
 #include "server/db.h"
+#include "catalogue/gen.h"
+#include "catalogue/publish_cli.h"
 #include "server/json.h"
 #include "server/migrate.h"
 #include "server/util.h"
@@ -64,6 +66,8 @@ static int cli_cmd_token_create(struct cli *cli, const struct cli_command *cmd, 
                                 char **argv);
 static int cli_cmd_token_revoke(struct cli *cli, const struct cli_command *cmd, int argc,
                                 char **argv);
+static int cli_cmd_gen_loq(struct cli *cli, const struct cli_command *cmd, int argc, char **argv);
+static int cli_cmd_publish(struct cli *cli, const struct cli_command *cmd, int argc, char **argv);
 
 static const struct cli_command cli_commands[] = {
     {"migrate", "[--dir DIR]", "apply pending database migrations (schemas/sql)", cli_cmd_migrate},
@@ -77,6 +81,14 @@ static const struct cli_command cli_commands[] = {
      "create an API token for a user; prints it (the only time it is shown)", cli_cmd_token_create},
     {"token revoke", "TOKEN", "revoke an API token (the whole token, or its id)",
      cli_cmd_token_revoke},
+    {"publish", "FILE --institution ID [--replace]",
+     "publish a LOQ catalogue (one transaction; progress and per-offer report on stderr, the "
+     "report as JSON on stdout; exit 1 if any offer was rejected)",
+     cli_cmd_publish},
+    {"gen-loq", "COUNT [--seed N] [--institution ID] [--invalid I,J,...]",
+     "write a deterministic LOQ catalogue of COUNT realistic offers to stdout (benchmarks, "
+     "demos); --invalid breaks the offers at those 0-based positions",
+     cli_cmd_gen_loq},
 };
 
 static void cli_usage(FILE *out)
@@ -911,4 +923,83 @@ int mcx_cli_main(int argc, char **argv)
         return CLI_EXIT_USAGE;
     }
     return cli_run_command(&cli, argc - i, argv + i);
+}
+
+/* "3,17,42" → sorted indexes; -1 on anything else. */
+static int cli_parse_indexes(const char *s, size_t **out, size_t *n)
+{
+    char *copy = xstrdup(s), *save = NULL;
+    long v;
+
+    *out = NULL;
+    *n = 0;
+    for (char *tok = strtok_r(copy, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+        if (mcx_parse_int(tok, 0, 100000000, &v) != 0) {
+            free(copy);
+            free(*out);
+            return -1;
+        }
+        *out = xrealloc(*out, sizeof(size_t) * (*n + 1));
+        (*out)[(*n)++] = (size_t)v;
+    }
+    free(copy);
+    return 0;
+}
+
+static int cli_cmd_gen_loq(struct cli *cli, const struct cli_command *cmd, int argc, char **argv)
+{
+    const char *seed_s = "1", *inst = "example.edu", *invalid_s = NULL;
+    struct cli_option opts[] = {
+        {"--seed", &seed_s, NULL},
+        {"--institution", &inst, NULL},
+        {"--invalid", &invalid_s, NULL},
+    };
+    struct cli_args args;
+    size_t *invalid = NULL, ninvalid = 0;
+    long count, seed;
+    struct buf out;
+    int rc = cli_parse_expect(cli, cmd, opts, MCX_ARRAY_LEN(opts), argc, argv, &args, 1, 1);
+
+    if (rc >= 0)
+        return rc;
+    if (mcx_parse_int(args.pos[0], 0, 10000000, &count) != 0 ||
+        mcx_parse_int(seed_s, 0, 0x7fffffffL, &seed) != 0 ||
+        (invalid_s != NULL && cli_parse_indexes(invalid_s, &invalid, &ninvalid) != 0)) {
+        fprintf(stderr, "mcx gen-loq: COUNT, --seed and --invalid take whole numbers\n");
+        cli_command_usage(cmd, stderr);
+        return CLI_EXIT_USAGE;
+    }
+    buf_init(&out);
+    rc = gen_loq_document((uint64_t)seed, (size_t)count, inst, invalid, ninvalid, &out);
+    if (rc == 0 && fwrite(out.data, 1, out.len, stdout) != out.len)
+        rc = -1;
+    fprintf(stderr, "mcx gen-loq: %ld offers of %s (seed %ld, %zu invalid)\n", count, inst, seed,
+            ninvalid);
+    buf_cleanup(&out);
+    free(invalid);
+    return rc == 0 ? CLI_EXIT_OK : CLI_EXIT_FAILED;
+}
+
+static int cli_cmd_publish(struct cli *cli, const struct cli_command *cmd, int argc, char **argv)
+{
+    const char *inst = NULL;
+    bool replace = false;
+    const struct cli_option opts[] = {{"--institution", &inst, NULL},
+                                      {"--replace", NULL, &replace}};
+    struct cli_args args;
+    struct db_sync *db;
+    char actor[160];
+    int rc = cli_parse_expect(cli, cmd, opts, MCX_ARRAY_LEN(opts), argc, argv, &args, 1, 1);
+
+    if (rc >= 0)
+        return rc;
+    if (inst == NULL)
+        return cli_missing(cmd, "--institution");
+    if ((db = cli_connect(cli, cmd, &rc)) == NULL)
+        return rc;
+    cli_actor(actor, sizeof(actor));
+    struct publish_cli_opts o = {args.pos[0], inst, actor, getenv("MCX_LOQ_SCHEMAS"), replace};
+    rc = publish_cli_run(db, &o, stdout) == 0 ? CLI_EXIT_OK : CLI_EXIT_FAILED;
+    db_sync_close(db);
+    return rc;
 }

@@ -31,6 +31,9 @@ static const struct opt opts[] = {
      "static front end to serve (default ./web)"},
     {"schema-dir", "MCX_SCHEMA_DIR", OPT_STRING, OFF(schema_dir), 0, 0, "DIR",
      "SQL migrations for --migrate (default ./schemas/sql)"},
+    {"loq-schemas", "MCX_LOQ_SCHEMAS", OPT_STRING, OFF(loq_schema_dir), 0, 0, "DIR",
+     "Europass LOQ XSDs that published documents are validated against (default "
+     "./schemas/loq)"},
     {"pool-size", "MCX_POOL_SIZE", OPT_LONG, OFF(pool_size), 1, 1000, "N",
      "PostgreSQL connections per worker (default 8)"},
     {"pool-queue", "MCX_POOL_QUEUE", OPT_LONG, OFF(pool_queue), 0, 1000000, "N",
@@ -75,6 +78,7 @@ void config_init(struct mcx_config *cfg)
     cfg->database_url = xstrdup("");
     cfg->web_root = xstrdup("web");
     cfg->schema_dir = xstrdup("schemas/sql");
+    cfg->loq_schema_dir = xstrdup("schemas/loq");
     cfg->tls_cert = xstrdup("");
     cfg->tls_key = xstrdup("");
     cfg->pool_size = 8;

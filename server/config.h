@@ -16,6 +16,7 @@ struct mcx_config {
     char *database_url;
     char *web_root;
     char *schema_dir;
+    char *loq_schema_dir;
     char *tls_cert;
     char *tls_key;
     long pool_size;

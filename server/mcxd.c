@@ -17,6 +17,8 @@
 
 #include <event2/event.h>
 
+#include "catalogue/loq.h"
+#include "catalogue/publish.h"
 #include "server/db.h"
 #include "server/http.h"
 #include "server/metrics.h"
@@ -26,6 +28,12 @@
 #include "server/static.h"
 
 #define EXIT_CONFIG 2
+
+/* What every worker shares, made once before they fork (copy-on-write after). */
+struct shared {
+    void *tls;                     /* SSL_CTX *, or NULL for plain HTTP */
+    const struct loq_schemas *loq; /* the LOQ XSDs, slow to parse */
+};
 
 static void log_line(const char *level, int worker, const char *msg)
 {
@@ -62,8 +70,8 @@ static void on_signal(evutil_socket_t sig, short what, void *arg)
     http_server_drain(app->http, drain_done, app);
 }
 
-static int app_init(struct mcxd *app, const struct mcx_config *cfg, int worker, void *tls,
-                    struct mcx_error *err)
+static int app_init(struct mcxd *app, const struct mcx_config *cfg, int worker,
+                    const struct shared *sh, struct mcx_error *err)
 {
     struct db_pool_config pc = {
         .conninfo = cfg->database_url,
@@ -80,7 +88,7 @@ static int app_init(struct mcxd *app, const struct mcx_config *cfg, int worker, 
         .keepalive_timeout_ms = (int)cfg->keepalive_timeout_ms,
         .max_connections = (int)cfg->max_connections,
         .shutdown_timeout_ms = (int)cfg->shutdown_timeout_ms,
-        .tls_ctx = tls,
+        .tls_ctx = sh->tls,
         .worker = worker,
         .access_log = cfg->access_log,
     };
@@ -88,6 +96,7 @@ static int app_init(struct mcxd *app, const struct mcx_config *cfg, int worker, 
     memset(app, 0, sizeof(*app));
     app->cfg = cfg;
     app->worker = worker;
+    app->loq = sh->loq;
     app->started_us = mcx_now_us();
     app->base = event_base_new();
     if (app->base == NULL) {
@@ -102,6 +111,7 @@ static int app_init(struct mcxd *app, const struct mcx_config *cfg, int worker, 
     app->router = router_new();
     app->http = http_server_new(app->base, &hc, app->router, app->metrics);
     ops_routes_add(app);
+    publish_routes_add(app);
     http_server_set_fallback(app->http, static_serve, app->web);
     return http_server_listen(app->http, cfg->listen, cfg->workers > 1, err);
 }
@@ -118,7 +128,7 @@ static void app_cleanup(struct mcxd *app)
 }
 
 /* One worker: its loop runs until a signal's drain completes. */
-static int worker_run(const struct mcx_config *cfg, int worker, void *tls)
+static int worker_run(const struct mcx_config *cfg, int worker, const struct shared *sh)
 {
     struct mcxd app;
     struct mcx_error err;
@@ -126,7 +136,7 @@ static int worker_run(const struct mcx_config *cfg, int worker, void *tls)
     char msg[600];
     int rc = 0;
 
-    if (app_init(&app, cfg, worker, tls, &err) != 0) {
+    if (app_init(&app, cfg, worker, sh, &err) != 0) {
         fprintf(stderr, "mcxd: %s\n", err.message);
         app_cleanup(&app);
         return EXIT_CONFIG;
@@ -135,7 +145,7 @@ static int worker_run(const struct mcx_config *cfg, int worker, void *tls)
     sigint = evsignal_new(app.base, SIGINT, on_signal, &app);
     evsignal_add(sigterm, NULL);
     evsignal_add(sigint, NULL);
-    snprintf(msg, sizeof(msg), "listening on %s://%.*s:%d/", tls ? "https" : "http",
+    snprintf(msg, sizeof(msg), "listening on %s://%.*s:%d/", sh->tls ? "https" : "http",
              (int)(strrchr(cfg->listen, ':') - cfg->listen), cfg->listen,
              http_server_port(app.http));
     log_line("info", worker, msg);
@@ -148,7 +158,7 @@ static int worker_run(const struct mcx_config *cfg, int worker, void *tls)
     return rc;
 }
 
-static pid_t worker_spawn(const struct mcx_config *cfg, int worker, void *tls)
+static pid_t worker_spawn(const struct mcx_config *cfg, int worker, const struct shared *sh)
 {
     pid_t pid = fork();
 
@@ -156,7 +166,7 @@ static pid_t worker_spawn(const struct mcx_config *cfg, int worker, void *tls)
         sigset_t none;
         sigemptyset(&none);
         sigprocmask(SIG_SETMASK, &none, NULL);
-        _exit(worker_run(cfg, worker, tls));
+        _exit(worker_run(cfg, worker, sh));
     }
     return pid;
 }
@@ -170,8 +180,8 @@ static int worker_index(const pid_t *pids, int n, pid_t pid)
 }
 
 /* Reaps exited workers; returns how many are still alive. */
-static int master_reap(const struct mcx_config *cfg, pid_t *pids, int n, bool stopping, void *tls,
-                       int *rc)
+static int master_reap(const struct mcx_config *cfg, pid_t *pids, int n, bool stopping,
+                       const struct shared *sh, int *rc)
 {
     int status, alive = 0;
     pid_t pid;
@@ -190,7 +200,7 @@ static int master_reap(const struct mcx_config *cfg, pid_t *pids, int n, bool st
         fprintf(stderr, "{\"level\":\"error\",\"msg\":\"worker %d exited (%d); restarting\"}\n", i,
                 code);
         sleep(1); /* a crash loop must not spin */
-        pids[i] = worker_spawn(cfg, i, tls);
+        pids[i] = worker_spawn(cfg, i, sh);
     }
     for (int i = 0; i < n; i++)
         alive += pids[i] > 0;
@@ -204,7 +214,7 @@ static void master_signal(pid_t *pids, int n, int sig)
             kill(pids[i], sig);
 }
 
-static int master_run(const struct mcx_config *cfg, void *tls)
+static int master_run(const struct mcx_config *cfg, const struct shared *sh)
 {
     int n = (int)cfg->workers, rc = 0, sig;
     pid_t *pids = xcalloc((size_t)n, sizeof(pid_t));
@@ -217,7 +227,7 @@ static int master_run(const struct mcx_config *cfg, void *tls)
     sigaddset(&set, SIGCHLD);
     sigprocmask(SIG_BLOCK, &set, NULL);
     for (int i = 0; i < n; i++)
-        pids[i] = worker_spawn(cfg, i, tls);
+        pids[i] = worker_spawn(cfg, i, sh);
     for (;;) {
         if (sigwait(&set, &sig) != 0)
             continue;
@@ -226,7 +236,7 @@ static int master_run(const struct mcx_config *cfg, void *tls)
             master_signal(pids, n, SIGTERM);
             continue;
         }
-        int alive = master_reap(cfg, pids, n, stopping, tls, &rc);
+        int alive = master_reap(cfg, pids, n, stopping, sh, &rc);
         if (rc == EXIT_CONFIG && !stopping) {
             stopping = true; /* a worker could not start: stop them all */
             master_signal(pids, n, SIGTERM);
@@ -273,11 +283,40 @@ static int run_migrations(const struct mcx_config *cfg)
     return 0;
 }
 
+/* Loads what the workers share; -1 with a message printed. */
+static int shared_load(const struct mcx_config *cfg, struct shared *sh)
+{
+    struct mcx_error err;
+
+    if (cfg->tls_cert[0] != '\0' &&
+        (sh->tls = http_tls_ctx_new(cfg->tls_cert, cfg->tls_key, &err)) == NULL) {
+        fprintf(stderr, "mcxd: %s\n", err.message);
+        return -1;
+    }
+    sh->loq = loq_schemas_load(cfg->loq_schema_dir, &err);
+    /* The default is relative to the working directory; a build run from
+     * elsewhere (tests, bench) still finds the copy in its source tree. */
+    if (sh->loq == NULL && strcmp(cfg->loq_schema_dir, "schemas/loq") == 0)
+        sh->loq = loq_schemas_load(MCX_SOURCE_DIR "/schemas/loq", &err);
+    if (sh->loq == NULL) {
+        fprintf(stderr, "mcxd: cannot load the LOQ schemas from %s: %s\n", cfg->loq_schema_dir,
+                err.message);
+        return -1;
+    }
+    return 0;
+}
+
+static void shared_free(struct shared *sh)
+{
+    http_tls_ctx_free(sh->tls);
+    loq_schemas_free((struct loq_schemas *)sh->loq);
+}
+
 int mcxd_main(int argc, char **argv)
 {
     struct mcx_config cfg;
     struct mcx_error err;
-    void *tls = NULL;
+    struct shared sh = {0};
     int rc, reserved_fd = -1;
 
     config_init(&cfg);
@@ -296,26 +335,17 @@ int mcxd_main(int argc, char **argv)
     }
     signal(SIGPIPE, SIG_IGN);
     raise_fd_limit();
-    if (cfg.tls_cert[0] != '\0' &&
-        (tls = http_tls_ctx_new(cfg.tls_cert, cfg.tls_key, &err)) == NULL) {
-        fprintf(stderr, "mcxd: %s\n", err.message);
-        config_cleanup(&cfg);
-        return EXIT_CONFIG;
-    }
-    if (cfg.migrate && run_migrations(&cfg) != 0) {
-        http_tls_ctx_free(tls);
-        config_cleanup(&cfg);
-        return 1;
-    }
-    if (cfg.workers > 1 && reserve_port(&cfg, &reserved_fd) != 0) {
-        http_tls_ctx_free(tls);
-        config_cleanup(&cfg);
-        return EXIT_CONFIG;
-    }
-    rc = cfg.workers > 1 ? master_run(&cfg, tls) : worker_run(&cfg, 0, tls);
+    if (shared_load(&cfg, &sh) != 0)
+        rc = EXIT_CONFIG;
+    else if (cfg.migrate && run_migrations(&cfg) != 0)
+        rc = 1;
+    else if (cfg.workers > 1 && reserve_port(&cfg, &reserved_fd) != 0)
+        rc = EXIT_CONFIG;
+    else
+        rc = cfg.workers > 1 ? master_run(&cfg, &sh) : worker_run(&cfg, 0, &sh);
     if (reserved_fd >= 0)
         close(reserved_fd);
-    http_tls_ctx_free(tls);
+    shared_free(&sh);
     config_cleanup(&cfg);
     return rc;
 }

@@ -16,6 +16,7 @@ struct http_server;
 struct router;
 struct metrics;
 struct static_files;
+struct loq_schemas;
 
 /* The one process context (per worker); handlers get it as their route arg. */
 struct mcxd {
@@ -27,6 +28,7 @@ struct mcxd {
     struct metrics *metrics;
     struct http_server *http;
     struct static_files *web;
+    const struct loq_schemas *loq; /* loaded once before the workers fork */
     int64_t started_us;
 };
 

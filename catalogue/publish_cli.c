@@ -1,0 +1,237 @@
+/*
+ * publish_cli.c — the CLI's publishing path. It parses and validates with the
+ * same codec as the API and stores with the same statements (store.h), in
+ * batches inside one transaction so a large catalogue shows progress and still
+ * lands whole or not at all.
+ */
+#include "catalogue/publish_cli.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "catalogue/loq.h"
+#include "catalogue/publish.h"
+#include "catalogue/store.h"
+#include "server/db.h"
+#include "server/json.h"
+
+#define BATCH 500
+
+struct counts {
+    long accepted, unchanged, removed;
+};
+
+static int read_file(const char *path, struct buf *out)
+{
+    FILE *f = fopen(path, "rb");
+    char chunk[65536];
+    size_t n;
+
+    if (f == NULL) {
+        fprintf(stderr, "mcx publish: cannot open %s: %s\n", path, strerror(errno));
+        return -1;
+    }
+    while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0) {
+        if (out->len + n > PUBLISH_MAX_CATALOGUE_BYTES) {
+            fprintf(stderr, "mcx publish: %s is larger than %zu bytes\n", path,
+                    PUBLISH_MAX_CATALOGUE_BYTES);
+            fclose(f);
+            return -1;
+        }
+        buf_append(out, chunk, n);
+    }
+    fclose(f);
+    return 0;
+}
+
+static struct loq_schemas *schemas_load(const char *dir)
+{
+    struct mcx_error err;
+    struct loq_schemas *s = loq_schemas_load(dir ? dir : "schemas/loq", &err);
+
+    if (s == NULL && dir == NULL)
+        s = loq_schemas_load(MCX_SOURCE_DIR "/schemas/loq", &err);
+    if (s == NULL)
+        fprintf(stderr, "mcx publish: cannot load the LOQ schemas: %s\n", err.message);
+    return s;
+}
+
+static int exec(struct db_sync *db, const char *sql, int n, const char *const *params,
+                struct db_result **res)
+{
+    struct mcx_error err;
+
+    if (db_sync_exec(db, sql, n, params, res, &err) == 0)
+        return 0;
+    if (strstr(err.message, "institution") != NULL || strstr(err.message, "foreign key"))
+        fprintf(stderr, "mcx publish: %s (is the institution registered?)\n", err.message);
+    else
+        fprintf(stderr, "mcx publish: %s\n", err.message);
+    return -1;
+}
+
+static void tally(struct db_result *res, struct counts *c)
+{
+    for (int i = 0; i < db_result_rows(res); i++) {
+        const char *outcome = db_result_value(res, i, 1);
+        if (strcmp(outcome, "unchanged") == 0)
+            c->unchanged++;
+        else if (strcmp(outcome, "removed") == 0)
+            c->removed++;
+        else
+            c->accepted++;
+    }
+}
+
+/* Stores valid items [from, to) as one batch. */
+static int store_batch(struct db_sync *db, const struct publish_cli_opts *o, const struct buf *doc,
+                       const char *sha, const struct loq_doc *d, size_t from, size_t to,
+                       struct counts *c)
+{
+    struct buf items;
+    struct db_result *res = NULL;
+    int rc;
+
+    buf_init(&items);
+    store_items_begin(&items);
+    for (size_t i = from; i < to; i++)
+        if (d->items[i].ok)
+            store_item_append(&items, &d->items[i].offer);
+    store_items_end(&items);
+    const char *params[6] = {o->institution, o->actor, "loq", doc->data, sha, items.data};
+    rc = exec(db, store_put_many_sql, 6, params, &res);
+    if (rc == 0)
+        tally(res, c);
+    db_result_free(res);
+    buf_cleanup(&items);
+    return rc;
+}
+
+static int tombstone_absent(struct db_sync *db, const struct publish_cli_opts *o,
+                            const struct loq_doc *d, struct counts *c)
+{
+    struct buf keep;
+    struct db_result *res = NULL;
+    int rc;
+
+    buf_init(&keep);
+    store_keep_begin(&keep);
+    for (size_t i = 0; i < d->nitems; i++)
+        if (d->items[i].external_id && d->items[i].external_id[0])
+            store_keep_append(&keep, d->items[i].external_id);
+    store_keep_end(&keep);
+    const char *params[3] = {o->institution, o->actor, keep.data};
+    rc = exec(db, "SELECT id FROM offers_tombstone($1, $2, NULL, $3::text[])", 3, params, &res);
+    if (rc == 0)
+        c->removed += db_result_rows(res);
+    db_result_free(res);
+    buf_cleanup(&keep);
+    return rc;
+}
+
+static int store_all(struct db_sync *db, const struct publish_cli_opts *o, const struct buf *doc,
+                     const struct loq_doc *d, struct counts *c)
+{
+    char sha[65];
+
+    store_sha256_hex(doc->data, doc->len, sha);
+    if (exec(db, "BEGIN", 0, NULL, NULL) != 0)
+        return -1;
+    for (size_t from = 0; from < d->nitems; from += BATCH) {
+        size_t to = from + BATCH < d->nitems ? from + BATCH : d->nitems;
+        if (store_batch(db, o, doc, sha, d, from, to, c) != 0)
+            goto fail;
+        if (d->nitems > BATCH)
+            fprintf(stderr, "mcx publish: %zu/%zu offers processed\n", to, d->nitems);
+    }
+    if (o->replace && tombstone_absent(db, o, d, c) != 0)
+        goto fail;
+    if (exec(db, "COMMIT", 0, NULL, NULL) != 0)
+        goto fail;
+    return 0;
+fail:
+    exec(db, "ROLLBACK", 0, NULL, NULL);
+    return -1;
+}
+
+static void write_report(const struct loq_doc *d, const struct counts *c, FILE *out)
+{
+    struct buf b;
+    struct json_writer w;
+
+    buf_init(&b);
+    json_writer_init(&w, &b);
+    json_object_begin(&w);
+    json_kv_int(&w, "accepted", c->accepted);
+    json_kv_int(&w, "unchanged", c->unchanged);
+    json_kv_int(&w, "removed", c->removed);
+    json_key(&w, "rejected");
+    json_array_begin(&w);
+    for (size_t i = 0; i < d->nitems; i++) {
+        const struct loq_item *it = &d->items[i];
+        if (it->ok)
+            continue;
+        json_object_begin(&w);
+        json_kv_int(&w, "index", it->index);
+        json_kv_string(&w, "external_id", it->external_id ? it->external_id : "");
+        json_kv_int(&w, "line", it->line);
+        json_key(&w, "errors");
+        json_array_begin(&w);
+        for (size_t k = 0; k < it->nerrors_kept; k++) {
+            json_object_begin(&w);
+            json_kv_string(&w, "path", it->errors[k].path);
+            json_kv_int(&w, "line", it->errors[k].line);
+            json_kv_string(&w, "message", it->errors[k].message);
+            json_object_end(&w);
+            fprintf(stderr, "mcx publish: offer %d (%s), line %d: %s\n", it->index,
+                    it->external_id ? it->external_id : "?", it->errors[k].line,
+                    it->errors[k].message);
+        }
+        json_array_end(&w);
+        json_object_end(&w);
+    }
+    json_array_end(&w);
+    json_object_end(&w);
+    fprintf(out, "%s\n", b.data);
+    buf_cleanup(&b);
+}
+
+int publish_cli_run(struct db_sync *db, const struct publish_cli_opts *o, FILE *report)
+{
+    struct buf doc;
+    struct loq_schemas *schemas = NULL;
+    struct loq_doc d = {0};
+    struct counts c = {0, 0, 0};
+    struct mcx_error err;
+    size_t rejected = 0;
+    int rc = 1;
+
+    buf_init(&doc);
+    if (read_file(o->file, &doc) != 0 || (schemas = schemas_load(o->schema_dir)) == NULL)
+        goto out;
+    if (!utf8_is_valid(doc.data, doc.len)) {
+        fprintf(stderr, "mcx publish: %s is not valid UTF-8\n", o->file);
+        goto out;
+    }
+    struct loq_limits lim = {PUBLISH_MAX_CATALOGUE_BYTES, LOQ_MAX_DEPTH_DEFAULT};
+    if (loq_parse_limited(schemas, doc.data, doc.len, &lim, &d, &err) != 0) {
+        fprintf(stderr, "mcx publish: %s: line %d: %s\n", o->file, err.line, err.message);
+        goto out;
+    }
+    fprintf(stderr, "mcx publish: %zu offers read from %s\n", d.nitems, o->file);
+    if (store_all(db, o, &doc, &d, &c) != 0)
+        goto out;
+    for (size_t i = 0; i < d.nitems; i++)
+        rejected += !d.items[i].ok;
+    write_report(&d, &c, report);
+    fprintf(stderr, "mcx publish: %ld accepted, %ld unchanged, %ld removed, %zu rejected\n",
+            c.accepted, c.unchanged, c.removed, rejected);
+    rc = rejected == 0 ? 0 : 1;
+out:
+    loq_doc_cleanup(&d);
+    loq_schemas_free(schemas);
+    buf_cleanup(&doc);
+    return rc;
+}

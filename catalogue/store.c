@@ -1,0 +1,110 @@
+/*
+ * store.c — building the parameters of the offer statements. Writing happens in
+ * one statement per request (offers_put / offers_tombstone), so an offer, its
+ * source document and its audit entry commit together or not at all.
+ */
+#include "catalogue/store.h"
+
+#include <openssl/evp.h>
+
+#include "catalogue/offer_json.h"
+#include "server/json.h"
+
+/* The source document is kept once per institution and content (deduplicated). */
+#define SOURCE_CTES                                                                                \
+    "WITH s AS (SELECT id FROM offer_sources WHERE institution_id = $1 AND sha256 = $5), "         \
+    "ins AS (INSERT INTO offer_sources (institution_id, format, body, sha256, actor) "             \
+    "        SELECT $1, $3, $4, $5, $2 WHERE NOT EXISTS (SELECT 1 FROM s) RETURNING id) "
+#define SOURCE_ID "(SELECT id FROM s UNION ALL SELECT id FROM ins LIMIT 1)"
+
+const char store_put_one_sql[] =
+    SOURCE_CTES "SELECT p.outcome, p.api FROM offers_put($1, $2, " SOURCE_ID ", $6::jsonb, true) p";
+
+const char store_put_many_sql[] = SOURCE_CTES
+    "SELECT p.idx, p.outcome FROM offers_put($1, $2, " SOURCE_ID ", $6::jsonb, false) p";
+
+/* Both CTEs are read by the final SELECT, so both run; they touch disjoint rows. */
+const char store_replace_many_sql[] =
+    SOURCE_CTES ", put AS (SELECT p.idx, p.outcome FROM offers_put($1, $2, " SOURCE_ID
+                ", $6::jsonb, false) p), "
+                "gone AS (SELECT t.id FROM offers_tombstone($1, $2, NULL, $7::text[]) t) "
+                "SELECT idx, outcome FROM put UNION ALL SELECT NULL, 'removed' FROM gone";
+
+const char store_delete_sql[] = "SELECT id FROM offers_tombstone($1, $2, $3, NULL::text[])";
+
+void store_items_begin(struct buf *items)
+{
+    buf_reset(items);
+    buf_putc(items, '[');
+}
+
+void store_item_append(struct buf *items, const struct offer *o)
+{
+    const char *missing[OFFER_COMPLETENESS_MAX];
+    size_t nmissing = offer_completeness(o, missing);
+    char hash[65];
+    struct json_writer w;
+    struct buf doc;
+
+    offer_content_hash(o, hash);
+    json_writer_init(&w, items);
+    w.need_comma[0] = items->len > 1; /* inside the array store_items_begin opened */
+    json_object_begin(&w);
+    json_kv_string(&w, "external_id", o->external_id);
+    json_kv_string(&w, "hash", hash);
+    json_key(&w, "doc");
+    buf_init(&doc);
+    offer_write_doc(o, &doc);
+    json_raw(&w, doc.data, doc.len);
+    buf_cleanup(&doc);
+    json_key(&w, "completeness");
+    json_array_begin(&w);
+    for (size_t i = 0; i < nmissing; i++)
+        json_string(&w, missing[i]);
+    json_array_end(&w);
+    json_object_end(&w);
+}
+
+void store_items_end(struct buf *items)
+{
+    buf_putc(items, ']');
+}
+
+void store_keep_begin(struct buf *keep)
+{
+    buf_reset(keep);
+    buf_putc(keep, '{');
+}
+
+/* Quoted, with " and \ escaped, so any external id survives the literal. */
+void store_keep_append(struct buf *keep, const char *s)
+{
+    if (keep->len > 1)
+        buf_putc(keep, ',');
+    buf_putc(keep, '"');
+    for (; *s; s++) {
+        if (*s == '"' || *s == '\\')
+            buf_putc(keep, '\\');
+        buf_putc(keep, *s);
+    }
+    buf_putc(keep, '"');
+}
+
+void store_keep_end(struct buf *keep)
+{
+    buf_putc(keep, '}');
+}
+
+void store_sha256_hex(const void *data, size_t len, char out[65])
+{
+    static const char hex[] = "0123456789abcdef";
+    unsigned char md[32];
+    unsigned int mdlen = 0;
+
+    EVP_Digest(data, len, md, &mdlen, EVP_sha256(), NULL);
+    for (unsigned int i = 0; i < 32; i++) {
+        out[2 * i] = hex[md[i] >> 4];
+        out[2 * i + 1] = hex[md[i] & 15];
+    }
+    out[64] = '\0';
+}

@@ -1,0 +1,35 @@
+/*
+ * store.h — how offers reach the database: the items offers_put() takes (one JSON
+ * array, schemas/sql/003_offers.sql), the keep-list of replace mode, and the SQL
+ * both the HTTP handlers (publish.c) and `mcx publish` run. No I/O here.
+ */
+#ifndef MCX_STORE_H
+#define MCX_STORE_H
+
+#include "catalogue/offer.h"
+#include "server/util.h"
+
+/*
+ * Parameters of every store statement: $1 institution, $2 actor, $3 format
+ * ("loq"/"elm"), $4 source document, $5 its SHA-256, $6 items (JSON); the bulk
+ * replace statement adds $7, the external ids to keep (text[] literal).
+ */
+extern const char store_put_one_sql[];      /* → outcome, api (the offer's JSON) */
+extern const char store_put_many_sql[];     /* → idx, outcome */
+extern const char store_replace_many_sql[]; /* → idx, outcome; removed rows: NULL, "removed" */
+extern const char store_delete_sql[];       /* $1 institution, $2 actor, $3 external id → id */
+
+/* items: call store_items_begin, then store_item_append per offer, then _end. */
+void store_items_begin(struct buf *items);
+void store_item_append(struct buf *items, const struct offer *o);
+void store_items_end(struct buf *items);
+
+/* keep: a PostgreSQL text[] literal built the same way. */
+void store_keep_begin(struct buf *keep);
+void store_keep_append(struct buf *keep, const char *external_id);
+void store_keep_end(struct buf *keep);
+
+/* SHA-256 of a document as 64 hex digits. */
+void store_sha256_hex(const void *data, size_t len, char out[65]);
+
+#endif
