@@ -358,9 +358,10 @@ static bool currency_known(const char *code)
 
 static const char *nqf_for_country(const char *alpha2)
 {
-    for (size_t i = 0; i < MCX_ARRAY_LEN(nqf_frameworks); i++)
+    for (size_t i = 0; i < MCX_ARRAY_LEN(nqf_frameworks); i++) {
         if (strcasecmp(nqf_frameworks[i].country, alpha2) == 0)
-    return nqf_frameworks[i].concept;
+        return nqf_frameworks[i].concept;
+    }
     return NULL;
 }
 
@@ -522,10 +523,10 @@ static bool uri_valid(const char *s)
 }
 
 /*
- * The shortest decimal that reads back as v, never in exponent form
- * (xs:decimal has none).
+ * The shortest decimal that reads back as v; with fixed, never in exponent
+ * form (xs:decimal has none: out then needs room for ~350 characters).
  */
-static void decimal_format(double v, char *out, size_t size)
+static void decimal_format(double v, bool fixed, char *out, size_t size)
 {
     if (v == 0)
         v = 0; /* no "-0" */
@@ -534,7 +535,7 @@ static void decimal_format(double v, char *out, size_t size)
         if (strtod(out, NULL) == v)
             break;
     }
-    if (strpbrk(out, "eE") == NULL)
+    if (!fixed || strpbrk(out, "eE") == NULL)
         return;
     for (int prec = 0; prec <= 350; prec++) {
         snprintf(out, size, "%.*f", prec, v);
@@ -618,6 +619,10 @@ struct loq_schemas {
     char *placeholder[VOCAB_COUNT];
 };
 
+/*
+ * libxml2's entity loader is process-wide and takes no user data: the one it
+ * had is kept here while loq_schemas_load runs (at startup, single-threaded).
+ */
 static xmlExternalEntityLoader saved_loader;
 
 /* Schema loading is offline: local files only, whatever the XSDs import. */
@@ -761,7 +766,9 @@ void loq_schemas_free(struct loq_schemas *s)
 #define MAX_MESSAGE 600        /* bytes of a libxml2 message kept */
 #define MAX_LIST 100           /* languages, ISCED codes per offer */
 #define MAX_OUTCOMES 1000
-#define MAX_LANGS 64 /* texts per language map */
+#define MAX_LANGS 64             /* texts per language map */
+#define MAX_SAME_ID 16           /* entities sharing one @id that lookups consider */
+#define MAX_CHARGE_STEPS 2000000 /* error attribution work before the document fails whole */
 
 /* A schema (or our own) error before it is charged to items. */
 struct raw_error {
@@ -773,6 +780,7 @@ struct raw_error {
     size_t entity; /* the entity it lies in, NONE for the document */
     size_t next;   /* next error of the same entity */
     bool is_copy;  /* a copy made for a second referring element: do not free strings */
+    bool dropped;  /* a keyref error already charged through another report */
 };
 
 /* A child of a container element: a learning opportunity, an organisation, ... */
@@ -792,7 +800,9 @@ struct idref {
     xmlNodePtr node;
     size_t entity;
     char *value;
-    size_t next_same; /* same (value, element name) */
+    size_t next_same;           /* same (value, element name) */
+    size_t next_same_line;      /* same (value, element name, line capped at 65535) */
+    bool group_done, line_done; /* on chain heads: a keyref error charged them */
 };
 
 struct edge {
@@ -806,7 +816,7 @@ struct swap {
 
 struct parse {
     int max_depth;
-    bool saw_doctype, too_deep, too_many_errors;
+    bool saw_doctype, too_deep, too_many_errors, validating;
     int stop_line;
     int first_line;
     char first_msg[512];
@@ -831,6 +841,7 @@ struct parse {
     struct idref *refs;
     size_t nrefs, caprefs;
     xmlHashTablePtr refs_by_value; /* (value, local name) -> idref index + 1 */
+    xmlHashTablePtr refs_by_line;  /* (value, local name, line) -> idref index + 1 */
 
     struct edge *edges;
     size_t nedges, capedges;
@@ -921,10 +932,9 @@ static char *message_clean(const char *msg)
     return buf_steal(&b, NULL);
 }
 
-static void parse_error(void *data, xmlErrorPtr e)
+/* The first well-formedness error is the one a malformed_xml reply names. */
+static void parse_error_record(struct parse *p, xmlErrorPtr e)
 {
-    xmlParserCtxtPtr ctxt = data;
-    struct parse *p = ctxt->_private;
     char *msg;
 
     if (e == NULL || e->level < XML_ERR_ERROR || p->first_msg[0] != '\0')
@@ -933,6 +943,36 @@ static void parse_error(void *data, xmlErrorPtr e)
     copy_utf8(p->first_msg, msg, sizeof(p->first_msg));
     free(msg);
     p->first_line = e->line;
+}
+
+static void parse_error(void *data, xmlErrorPtr e)
+{
+    xmlParserCtxtPtr ctxt = data;
+
+    parse_error_record(ctxt->_private, e);
+}
+
+static void valid_error(void *data, xmlErrorPtr e);
+
+/*
+ * Errors libxml2 raises without a context (encoding conversion, I/O) go to
+ * its per-thread default handler, which prints to stderr: for the duration of
+ * one loq_parse they come here instead.
+ */
+static void stray_error(void *data, xmlErrorPtr e)
+{
+    struct parse *p = data;
+
+    if (p->validating)
+        valid_error(p, e);
+    else
+        parse_error_record(p, e);
+}
+
+static void stray_generic(void *data, const char *fmt, ...)
+{
+    (void)data;
+    (void)fmt;
 }
 
 /* A DOCTYPE is refused before its internal subset is read: no entity is ever declared. */
@@ -983,6 +1023,12 @@ static int xml_read(struct parse *p, const char *data, size_t len, struct mcx_er
         return -1;
     }
     ctxt->_private = p;
+    /* libxml2 seeds these from process-wide defaults: pin them whatever others set */
+    ctxt->replaceEntities = 0;
+    ctxt->loadsubset = 0;
+    ctxt->validate = 0;
+    ctxt->keepBlanks = 1;
+    ctxt->sax->ignorableWhitespace = xmlSAX2Characters;
     ctxt->sax->internalSubset = sax_internal_subset;
     ctxt->sax->startElementNs = sax_start_element;
     ctxt->sax->serror = parse_error;
@@ -1137,13 +1183,15 @@ static void idref_add(struct parse *p, xmlNodePtr node, size_t entity, char *val
     struct idref *r;
     size_t idx = p->nrefs;
     void *head;
+    char line[16];
 
     GROW(p->refs, p->nrefs, p->caprefs);
     r = &p->refs[p->nrefs++];
     r->node = node;
     r->entity = entity;
     r->value = value;
-    r->next_same = NONE;
+    r->next_same = r->next_same_line = NONE;
+    r->group_done = r->line_done = false;
     if (xmlHashAddEntry2(p->refs_by_value, (const xmlChar *)value, node->name, index_to_ptr(idx)) !=
         0) {
         head = xmlHashLookup2(p->refs_by_value, (const xmlChar *)value, node->name);
@@ -1151,9 +1199,19 @@ static void idref_add(struct parse *p, xmlNodePtr node, size_t entity, char *val
         xmlHashUpdateEntry2(p->refs_by_value, (const xmlChar *)value, node->name, index_to_ptr(idx),
                             NULL);
     }
+    snprintf(line, sizeof(line), "%u", (unsigned)node->line); /* libxml2 caps it at 65535 too */
+    if (xmlHashAddEntry3(p->refs_by_line, (const xmlChar *)value, node->name, (const xmlChar *)line,
+                         index_to_ptr(idx)) != 0) {
+        head = xmlHashLookup3(p->refs_by_line, (const xmlChar *)value, node->name,
+                              (const xmlChar *)line);
+        r->next_same_line = ptr_to_index(head);
+        xmlHashUpdateEntry3(p->refs_by_line, (const xmlChar *)value, node->name,
+                            (const xmlChar *)line, index_to_ptr(idx), NULL);
+    }
     /* Dependencies for error attribution; links between opportunities do not count. */
-    for (size_t t = ptr_to_index(xmlHashLookup(p->ids, (const xmlChar *)value)); t != NONE;
-         t = p->ents[t].next_same_id) {
+    size_t steps = 0;
+    for (size_t t = ptr_to_index(xmlHashLookup(p->ids, (const xmlChar *)value));
+         t != NONE && steps++ < MAX_SAME_ID; t = p->ents[t].next_same_id) {
         if (t == entity || p->ents[t].item != NONE)
             continue;
         GROW(p->edges, p->nedges, p->capedges);
@@ -1267,10 +1325,13 @@ static void idrefs_collect(struct parse *p)
 /* The entity of `name` kinds with this id, or NULL. */
 static xmlNodePtr entity_find(const struct parse *p, const char *id, const char *const *names)
 {
+    size_t steps = 0;
+
     if (id == NULL)
         return NULL;
-    for (size_t t = ptr_to_index(xmlHashLookup(p->ids, (const xmlChar *)id)); t != NONE;
-         t = p->ents[t].next_same_id)
+    /* Ids are unique per kind (xs:key): a long chain is an invalid document. */
+    for (size_t t = ptr_to_index(xmlHashLookup(p->ids, (const xmlChar *)id));
+         t != NONE && steps++ < MAX_SAME_ID; t = p->ents[t].next_same_id)
         for (size_t k = 0; names[k] != NULL; k++)
             if (node_is(p->ents[t].node, p->ns, names[k]))
                 return p->ents[t].node;
@@ -1375,37 +1436,60 @@ static void entity_charge(struct parse *p, size_t err_index)
     e->nerr++;
 }
 
+/* Error i charged to referring element k (a copy of i after the first). */
+static void keyref_charge(struct parse *p, size_t i, size_t k, size_t *first)
+{
+    size_t target = i;
+
+    if (*first != NONE) {
+        target = raw_push(p);
+        p->errs[target] = p->errs[i];
+        p->errs[target].is_copy = true;
+        p->errs[target].next = NONE;
+    }
+    *first = target;
+    p->errs[target].node = p->refs[k].node;
+    p->errs[target].entity = p->refs[k].entity;
+    p->errs[target].line = (int)xmlGetLineNo(p->refs[k].node);
+}
+
 /*
- * libxml2 reports a dangling keyref with its line (capped at 65535) but no
- * node: find the elements with that name and idref value, preferring those on
- * that line; each gets the error.
+ * libxml2 reports a dangling keyref with a line (capped at 65535) but no
+ * node. Every element of that name with that idref value fails the same
+ * way, so the error goes to all of them on that line, or to all of them when
+ * none is on it; each group is charged once (a million dangling references
+ * must not cost a million scans of a million elements).
  */
 static void keyref_resolve(struct parse *p, size_t i)
 {
-    size_t head, n_on_line = 0;
-    int line = p->errs[i].line;
+    char line[24];
+    size_t head, first = NONE;
 
     if (p->errs[i].name == NULL || p->errs[i].value == NULL)
         return;
+    snprintf(line, sizeof(line), "%d", p->errs[i].line < 65535 ? p->errs[i].line : 65535);
+    head = ptr_to_index(xmlHashLookup3(p->refs_by_line, (const xmlChar *)p->errs[i].value,
+                                       (const xmlChar *)p->errs[i].name, (const xmlChar *)line));
+    if (head != NONE) {
+        if (p->refs[head].line_done)
+            goto dropped;
+        p->refs[head].line_done = true;
+        for (size_t k = head; k != NONE; k = p->refs[k].next_same_line)
+            keyref_charge(p, i, k, &first);
+        return;
+    }
     head = ptr_to_index(xmlHashLookup2(p->refs_by_value, (const xmlChar *)p->errs[i].value,
                                        (const xmlChar *)p->errs[i].name));
+    if (head == NONE)
+        return; /* no such element: the document's */
+    if (p->refs[head].group_done)
+        goto dropped;
+    p->refs[head].group_done = true;
     for (size_t k = head; k != NONE; k = p->refs[k].next_same)
-        if (p->refs[k].node->line == line)
-            n_on_line++;
-    for (size_t k = head; k != NONE; k = p->refs[k].next_same) {
-        size_t target = i;
-        if (n_on_line > 0 && p->refs[k].node->line != line)
-            continue;
-        if (p->errs[i].node != NULL) { /* a second referring element: a copy */
-            target = raw_push(p);
-            p->errs[target] = p->errs[i];
-            p->errs[target].is_copy = true;
-            p->errs[target].next = NONE;
-        }
-        p->errs[target].node = p->refs[k].node;
-        p->errs[target].entity = p->refs[k].entity;
-        p->errs[target].line = (int)xmlGetLineNo(p->refs[k].node);
-    }
+        keyref_charge(p, i, k, &first);
+    return;
+dropped:
+    p->errs[i].dropped = true;
 }
 
 static void errors_locate(struct parse *p)
@@ -1509,9 +1593,9 @@ static void error_append(const struct parse *p, struct loq_error **list, size_t 
 
     if (*kept >= LOQ_ITEM_MAX_ERRORS)
         return;
-    if (*list == NULL)
-        *list = xcalloc(LOQ_ITEM_MAX_ERRORS, sizeof(**list));
+    *list = xrealloc(*list, (*kept + 1) * sizeof(**list));
     e = &(*list)[(*kept)++];
+    memset(e, 0, sizeof(*e));
     e->line = r->line > 0 ? r->line : 0;
     path_build(p, r->node, e->path, sizeof(e->path));
     path_add_attribute(e->path, sizeof(e->path), r);
@@ -1532,7 +1616,8 @@ static void item_charge(const struct parse *p, struct loq_item *item, size_t ent
     const struct entity *e = &p->ents[entity];
     size_t via = e->item == NONE ? entity : NONE;
 
-    for (size_t i = e->first_err; i != NONE; i = p->errs[i].next)
+    for (size_t i = e->first_err; i != NONE && item->nerrors_kept < LOQ_ITEM_MAX_ERRORS;
+         i = p->errs[i].next)
         error_append(p, &item->errors, &item->nerrors_kept, &p->errs[i], via);
     item->nerrors += e->nerr;
     item->ok = false;
@@ -1552,9 +1637,10 @@ static void doc_charge(const struct parse *p, struct loq_doc *doc, const struct 
 static void errors_attribute(struct parse *p, struct loq_doc *doc)
 {
     size_t *queue = xcalloc(p->nents ? p->nents : 1, sizeof(*queue));
+    size_t steps = 0;
 
     for (size_t i = 0; i < p->nerrs; i++)
-        if (p->errs[i].entity == NONE)
+        if (p->errs[i].entity == NONE && !p->errs[i].dropped)
             doc_charge(p, doc, &p->errs[i]);
     for (size_t t = 0; t < p->nents; t++) {
         size_t qh = 0, qt = 0;
@@ -1564,8 +1650,9 @@ static void errors_attribute(struct parse *p, struct loq_doc *doc)
             continue;
         queue[qt++] = t;
         p->ents[t].stamp = t;
-        while (qh < qt) {
+        while (qh < qt && steps < MAX_CHARGE_STEPS) {
             size_t x = queue[qh++];
+            steps++;
             if (p->ents[x].item != NONE) {
                 item_charge(p, &doc->items[p->ents[x].item], t);
                 reached = true;
@@ -1579,25 +1666,25 @@ static void errors_attribute(struct parse *p, struct loq_doc *doc)
                 }
             }
         }
+        if (steps >= MAX_CHARGE_STEPS) { /* an adversarial web of shared errors */
+            struct raw_error r = {.msg = "schema errors in entities shared by too many offers"};
+            doc_charge(p, doc, &r);
+            break;
+        }
         if (!reached)
             for (size_t i = p->ents[t].first_err; i != NONE; i = p->errs[i].next)
                 doc_charge(p, doc, &p->errs[i]);
     }
     free(queue);
-    /* Document-level errors fail every item. */
-    if (doc->nerrors > 0) {
-        for (size_t i = 0; i < doc->nitems; i++) {
-            struct loq_item *item = &doc->items[i];
-            for (size_t k = 0; k < doc->nerrors_kept; k++) {
-                if (item->nerrors_kept >= LOQ_ITEM_MAX_ERRORS)
-                    break;
-                if (item->errors == NULL)
-                    item->errors = xcalloc(LOQ_ITEM_MAX_ERRORS, sizeof(*item->errors));
-                item->errors[item->nerrors_kept++] = doc->errors[k];
-            }
-            item->nerrors += doc->nerrors;
-            item->ok = false;
+    /* Document-level errors fail every item, which shows the first as its reason. */
+    for (size_t i = 0; i < doc->nitems && doc->nerrors > 0; i++) {
+        struct loq_item *item = &doc->items[i];
+        if (item->nerrors_kept < LOQ_ITEM_MAX_ERRORS) {
+            item->errors = xrealloc(item->errors, (item->nerrors_kept + 1) * sizeof(*item->errors));
+            item->errors[item->nerrors_kept++] = doc->errors[0];
         }
+        item->nerrors += doc->nerrors;
+        item->ok = false;
     }
 }
 
@@ -2029,6 +2116,8 @@ static void parse_cleanup(struct parse *p)
         xmlHashFree(p->ids, NULL);
     if (p->refs_by_value != NULL)
         xmlHashFree(p->refs_by_value, NULL);
+    if (p->refs_by_line != NULL)
+        xmlHashFree(p->refs_by_line, NULL);
     if (p->doc != NULL)
         xmlFreeDoc(p->doc);
 }
@@ -2056,6 +2145,10 @@ int loq_parse_limited(const struct loq_schemas *s, const char *data, size_t len,
     struct parse p;
     struct mcx_error local;
     size_t max_bytes = limits && limits->max_bytes ? limits->max_bytes : LOQ_MAX_BYTES_DEFAULT;
+    xmlStructuredErrorFunc saved_serror;
+    xmlGenericErrorFunc saved_generic;
+    void *saved_sctx, *saved_gctx;
+    int rc = 0;
 
     if (err == NULL)
         err = &local;
@@ -2077,23 +2170,36 @@ int loq_parse_limited(const struct loq_schemas *s, const char *data, size_t len,
         mcx_error_set(err, "internal", "LOQ schemas are not loaded");
         return -1;
     }
+    /* libxml2's default handlers are per thread: borrowed here, given back below */
+    saved_serror = xmlStructuredError;
+    saved_sctx = xmlStructuredErrorContext;
+    saved_generic = xmlGenericError;
+    saved_gctx = xmlGenericErrorContext;
+    xmlSetStructuredErrorFunc(&p, stray_error);
+    xmlSetGenericErrorFunc(&p, stray_generic);
     if (xml_read(&p, data, len, err) < 0 || root_check(&p, err) < 0) {
-        parse_cleanup(&p);
-        return -1;
+        rc = -1;
+        goto out;
     }
     out->version = p.version;
     p.schemas = s;
     p.ids = xmlHashCreate(256);
     p.refs_by_value = xmlHashCreate(256);
+    p.refs_by_line = xmlHashCreate(256);
     entities_index(&p);
     idrefs_collect(&p);
+    p.validating = true;
     validate(&p, s);
+    p.validating = false;
     coded_restore(&p);
     errors_locate(&p);
     items_build(&p, out);
     errors_attribute(&p, out);
+out:
+    xmlSetStructuredErrorFunc(saved_sctx, saved_serror);
+    xmlSetGenericErrorFunc(saved_gctx, saved_generic);
     parse_cleanup(&p);
-    return 0;
+    return rc;
 }
 
 int loq_parse(const struct loq_schemas *s, const char *data, size_t len, struct loq_doc *out,
@@ -2532,7 +2638,7 @@ static void spec_write(struct export *x, const struct offer *o, const char *lo_i
     if (o->volume_of_learning != NULL && duration_valid(o->volume_of_learning))
         put_text_el(b, 3, "volumeOfLearning", NULL, o->volume_of_learning);
     if (o->has_ects && isfinite(o->ects) && o->ects >= 0) {
-        decimal_format(o->ects, num, sizeof(num));
+        decimal_format(o->ects, false, num, sizeof(num)); /* point is an xs:string */
         put_open(b, 3, "creditPoint");
         put_attr_el(b, 4, "framework", "uri", URI_ECTS, NULL, false);
         put_text_el(b, 4, "point", NULL, num);
@@ -2583,7 +2689,7 @@ static void price_write(struct buf *b, const struct offer *o)
         if (!currency_known(cur))
             memcpy(cur, "XXX", 4);
     }
-    decimal_format(o->price_amount, num, sizeof(num));
+    decimal_format(o->price_amount, true, num, sizeof(num));
     put_open(b, 3, "priceDetail");
     put_open(b, 4, "amount");
     put_attr_el(b, 5, "unit", "uri", URI_CURRENCY, cur, false);

@@ -76,8 +76,8 @@ struct loq_doc {
     /*
      * Errors that belong to no learningOpportunity and to nothing one refers
      * to (the root, a container, an entity no offer uses). They make every
-     * item fail (each item's errors repeat them), as nothing in the document
-     * can be trusted to be complete.
+     * item fail (each item counts them and shows the first), as nothing in
+     * the document can be trusted to be complete.
      */
     struct loq_error *errors;
     size_t nerrors;

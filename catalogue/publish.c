@@ -361,6 +361,7 @@ static void bulk_store(struct pub *p)
     const char *body = http_request_body(p->req, &len);
     const char *params[7];
 
+    store_reject_duplicates(&p->doc);
     store_items_begin(&p->items);
     store_keep_begin(&p->keep);
     for (size_t i = 0; i < p->doc.nitems; i++) {

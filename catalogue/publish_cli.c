@@ -100,7 +100,9 @@ static int store_batch(struct db_sync *db, const struct publish_cli_opts *o, con
         if (d->items[i].ok)
             store_item_append(&items, &d->items[i].offer);
     store_items_end(&items);
-    const char *params[6] = {o->institution, o->actor, "loq", doc->data, sha, items.data};
+    /* The document travels once: later batches find its row by hash. */
+    const char *params[6] = {o->institution, o->actor, "loq", from == 0 ? doc->data : "", sha,
+                             items.data};
     rc = exec(db, store_put_many_sql, 6, params, &res);
     if (rc == 0)
         tally(res, c);
@@ -220,6 +222,7 @@ int publish_cli_run(struct db_sync *db, const struct publish_cli_opts *o, FILE *
         fprintf(stderr, "mcx publish: %s: line %d: %s\n", o->file, err.line, err.message);
         goto out;
     }
+    store_reject_duplicates(&d);
     fprintf(stderr, "mcx publish: %zu offers read from %s\n", d.nitems, o->file);
     if (store_all(db, o, &doc, &d, &c) != 0)
         goto out;

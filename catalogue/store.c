@@ -5,8 +5,13 @@
  */
 #include "catalogue/store.h"
 
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
 #include <openssl/evp.h>
 
+#include "catalogue/loq.h"
 #include "catalogue/offer_json.h"
 #include "server/json.h"
 
@@ -20,15 +25,14 @@
 const char store_put_one_sql[] =
     SOURCE_CTES "SELECT p.outcome, p.api FROM offers_put($1, $2, " SOURCE_ID ", $6::jsonb, true) p";
 
-const char store_put_many_sql[] = SOURCE_CTES
-    "SELECT p.idx, p.outcome FROM offers_put($1, $2, " SOURCE_ID ", $6::jsonb, false) p";
+const char store_put_many_sql[] =
+    SOURCE_CTES "SELECT p.idx, p.outcome FROM offers_put_many($1, $2, " SOURCE_ID ", $6::jsonb) p";
 
 /* Both CTEs are read by the final SELECT, so both run; they touch disjoint rows. */
-const char store_replace_many_sql[] =
-    SOURCE_CTES ", put AS (SELECT p.idx, p.outcome FROM offers_put($1, $2, " SOURCE_ID
-                ", $6::jsonb, false) p), "
-                "gone AS (SELECT t.id FROM offers_tombstone($1, $2, NULL, $7::text[]) t) "
-                "SELECT idx, outcome FROM put UNION ALL SELECT NULL, 'removed' FROM gone";
+const char store_replace_many_sql[] = SOURCE_CTES
+    ", put AS (SELECT p.idx, p.outcome FROM offers_put_many($1, $2, " SOURCE_ID ", $6::jsonb) p), "
+    "gone AS (SELECT t.id FROM offers_tombstone($1, $2, NULL, $7::text[]) t) "
+    "SELECT idx, outcome FROM put UNION ALL SELECT NULL, 'removed' FROM gone";
 
 const char store_delete_sql[] = "SELECT id FROM offers_tombstone($1, $2, $3, NULL::text[])";
 
@@ -107,4 +111,65 @@ void store_sha256_hex(const void *data, size_t len, char out[65])
         out[2 * i + 1] = hex[md[i] & 15];
     }
     out[64] = '\0';
+}
+
+static const char *item_id(const struct loq_item *it)
+{
+    return it->external_id ? it->external_id : "";
+}
+
+/* qsort_r comparator: by external id, then by position. */
+static int by_external_id(const void *a, const void *b, void *arg)
+{
+    const struct loq_doc *d = arg;
+    const struct loq_item *x = &d->items[*(const size_t *)a];
+    const struct loq_item *y = &d->items[*(const size_t *)b];
+    int c = strcmp(item_id(x), item_id(y));
+
+    return c != 0 ? c : (x->index > y->index) - (x->index < y->index);
+}
+
+static void reject(struct loq_item *it, const struct loq_item *first)
+{
+    struct loq_error *e;
+
+    it->ok = false;
+    it->errors = xrealloc(it->errors, sizeof(*it->errors) * (it->nerrors_kept + 1));
+    e = &it->errors[it->nerrors_kept++];
+    it->nerrors++;
+    memset(e, 0, sizeof(*e));
+    e->line = it->line;
+    snprintf(e->path, sizeof(e->path),
+             "/Courses/learningOpportunityReferences/learningOpportunity[%d]/identifier",
+             it->index + 1);
+    snprintf(e->message, sizeof(e->message),
+             "external id '%.200s' is already used by the learning opportunity at index %d",
+             item_id(it), first->index);
+}
+
+size_t store_reject_duplicates(struct loq_doc *d)
+{
+    size_t *order, n = 0;
+    const struct loq_item *run;
+
+    if (d->nitems < 2)
+        return 0;
+    order = xcalloc(d->nitems, sizeof(size_t));
+    for (size_t i = 0; i < d->nitems; i++)
+        order[i] = i;
+    qsort_r(order, d->nitems, sizeof(size_t), by_external_id, d);
+    run = &d->items[order[0]];
+    for (size_t i = 1; i < d->nitems; i++) {
+        struct loq_item *it = &d->items[order[i]];
+        if (item_id(it)[0] == '\0' || strcmp(item_id(it), item_id(run)) != 0) {
+            run = it;
+            continue;
+        }
+        if (it->ok) {
+            reject(it, run);
+            n++;
+        }
+    }
+    free(order);
+    return n;
 }

@@ -29,6 +29,13 @@ void store_keep_begin(struct buf *keep);
 void store_keep_append(struct buf *keep, const char *external_id);
 void store_keep_end(struct buf *keep);
 
+struct loq_doc;
+/*
+ * Marks every valid item whose external id an earlier item of the document already
+ * has as invalid (one offer per external id and institution); returns how many.
+ */
+size_t store_reject_duplicates(struct loq_doc *d);
+
 /* SHA-256 of a document as 64 hex digits. */
 void store_sha256_hex(const void *data, size_t len, char out[65]);
 

@@ -401,3 +401,14 @@ def test_cli_publish_progress_report_and_replace(server, world, db, tmp_path):
     r = subprocess.run([mcxtest.mcx_binary(), "publish", str(f), "--institution", "nope.example"],
                        capture_output=True, text=True, env=env, timeout=120)
     assert r.returncode == 1 and "registered" in r.stderr
+
+
+def test_bulk_rejects_a_repeated_external_id(server, world):
+    doc = gen_loq(3, "vdu.lt", seed=99).replace(b">vdu.lt-MC-00002</skos:notation>",
+                                               b">vdu.lt-MC-00001</skos:notation>")
+    r = bulk(server.port, "vdu.lt", doc, world["pub@vdu.lt"])
+    assert r.status == 200, r.text()
+    rep = r.json()
+    assert [x["index"] for x in rep["rejected"]] == [1], rep
+    assert "already used" in rep["rejected"][0]["errors"][-1]["message"]
+    assert rep["accepted"] + rep["unchanged"] == 2

@@ -923,6 +923,138 @@ static void test_big_document_lines(void **state)
     free(good);
 }
 
+/* A code outside a big vocabulary: our own check, same attribution. */
+static void test_bad_language_code(void **state)
+{
+    size_t len;
+    char *good = synthetic_doc(3, LOQ_VERSION_310, &len);
+    char *bad = replace_nth(good, "/language/LIT\"/>", 2, "/language/QQQ\"/>");
+    struct loq_doc doc;
+    const struct loq_item *it;
+
+    (void)state;
+    parse_ok(bad, strlen(bad), &doc, "bad language code");
+    assert_true(doc.items[0].ok);
+    assert_true(doc.items[2].ok);
+    it = &doc.items[1];
+    assert_false(it->ok);
+    assert_true(errors_mention(it, "language vocabulary"));
+    assert_true(errors_mention(it, "/language/QQQ"));
+    assert_non_null(strstr(it->errors[0].path,
+                           "/learningAchievementSpecificationReferences/qualification[2]/"
+                           "language[2]/@uri"));
+    /* the other offers' codes were put back after validation */
+    assert_string_equal(doc.items[2].offer.languages[1], "lt");
+    loq_doc_cleanup(&doc);
+    free(bad);
+    free(good);
+}
+
+/*
+ * Costs that grow with bad input stay linear: thousands of codes outside a
+ * vocabulary (libxml2 alone spends ~50 ms formatting each) and thousands of
+ * dangling references with the same value.
+ */
+static void test_hostile_error_volume(void **state)
+{
+    size_t len;
+    char *good = synthetic_doc(3, LOQ_VERSION_310, &len);
+    struct buf many;
+    char *bad;
+    struct loq_doc doc;
+    clock_t t0;
+
+    (void)state;
+    buf_init(&many);
+    for (int i = 0; i < 3000; i++)
+        buf_puts(&many, "<language uri=\"http://publications.europa.eu/resource/authority/"
+                        "language/QQQ\"/>");
+    buf_puts(&many, "<language uri=\"http://publications.europa.eu/resource/authority/"
+                    "language/LIT\"/>");
+    bad = replace_nth(good,
+                      "<language uri=\"http://publications.europa.eu/resource/authority/"
+                      "language/LIT\"/>",
+                      1, many.data);
+    t0 = clock();
+    parse_ok(bad, strlen(bad), &doc, "many bad codes");
+    assert_true((double)(clock() - t0) / CLOCKS_PER_SEC < 5.0);
+    assert_false(doc.items[0].ok);
+    assert_int_equal(doc.items[0].nerrors, 3000);
+    assert_int_equal(doc.items[0].nerrors_kept, LOQ_ITEM_MAX_ERRORS);
+    assert_true(doc.items[1].ok);
+    loq_doc_cleanup(&doc);
+    free(bad);
+
+    buf_reset(&many);
+    for (int i = 0; i < 20000; i++)
+        buf_puts(&many, "<providedBy idref=\"https://nowhere.example\"/>");
+    buf_puts(&many, "<providedBy idref=\"https://vdu.lt\"/>");
+    bad = replace_nth(good, "<providedBy idref=\"https://vdu.lt\"/>", 3, many.data);
+    t0 = clock();
+    parse_ok(bad, strlen(bad), &doc, "many dangling references");
+    assert_true((double)(clock() - t0) / CLOCKS_PER_SEC < 5.0);
+    assert_true(doc.items[0].ok);
+    assert_true(doc.items[1].ok);
+    assert_false(doc.items[2].ok);
+    assert_true(errors_mention(&doc.items[2], "nowhere.example"));
+    loq_doc_cleanup(&doc);
+    free(bad);
+    buf_cleanup(&many);
+    free(good);
+}
+
+/* A document on one line: attribution does not lean on line numbers. */
+static void test_one_line_document(void **state)
+{
+    size_t len;
+    char *good = synthetic_doc(3, LOQ_VERSION_310, &len);
+    char *bad = replace_nth(good, "<providedBy idref=\"https://vdu.lt\"/>", 2,
+                            "<providedBy idref=\"https://nowhere.example\"/>");
+    char *flat = replace_all(bad, "\n", "");
+    struct loq_doc doc;
+
+    (void)state;
+    parse_ok(flat, strlen(flat), &doc, "one line");
+    assert_true(doc.items[0].ok);
+    assert_false(doc.items[1].ok);
+    assert_true(doc.items[2].ok);
+    assert_int_equal(doc.items[1].errors[0].line, 1);
+    assert_string_equal(doc.items[1].errors[0].path,
+                        "/Courses/learningOpportunityReferences/learningOpportunity[2]/providedBy");
+    loq_doc_cleanup(&doc);
+    free(flat);
+    free(bad);
+    free(good);
+}
+
+/* Publishers' number and text habits. */
+static void test_lenient_values(void **state)
+{
+    size_t len;
+    char *good = synthetic_doc(1, LOQ_VERSION_310, &len);
+    char *a = replace_nth(good, "<point>3.5</point>", 1, "<point> 7,5 </point>");
+    char *b = replace_nth(a, "<title language=\"en\">Data literacy 1</title>", 1,
+                          "<title language=\" EN \">\n   Data literacy 1\n  </title>");
+    char *c = replace_nth(b, "<startDate>2026-02-01T00:00:00</startDate>", 1,
+                          "<startDate>2026-02-01T23:30:00-05:00</startDate>");
+    struct loq_doc doc;
+    const struct offer *o;
+
+    (void)state;
+    parse_ok(c, strlen(c), &doc, "lenient values");
+    doc_assert_all_ok(&doc, "lenient values");
+    o = &doc.items[0].offer;
+    assert_true(o->has_ects);
+    assert_true(o->ects == 7.5);
+    assert_string_equal(lang_map_get(&o->title, "en"), "Data literacy 1");
+    assert_string_equal(o->starts, "2026-02-01");
+    loq_doc_cleanup(&doc);
+    free(c);
+    free(b);
+    free(a);
+    free(good);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -947,6 +1079,10 @@ int main(void)
         cmocka_unit_test(test_shared_entity_error),
         cmocka_unit_test(test_document_error),
         cmocka_unit_test(test_big_document_lines),
+        cmocka_unit_test(test_bad_language_code),
+        cmocka_unit_test(test_hostile_error_volume),
+        cmocka_unit_test(test_one_line_document),
+        cmocka_unit_test(test_lenient_values),
     };
 
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
