@@ -24,6 +24,7 @@
 #include <libxml/parserInternals.h>
 #include <libxml/tree.h>
 #include <libxml/uri.h>
+#include <libxml/xmlschemastypes.h>
 #include <libxml/xmlschemas.h>
 
 /* ---- vocabularies (schemas/loq/cv) ---- */
@@ -191,6 +192,19 @@ static void copy_utf8(char *dst, const char *src, size_t size)
 {
     if (mcx_strlcpy(dst, src, size) >= size)
         utf8_trim_tail(dst);
+}
+
+/* User text quoted in a message: at most 200 bytes, whole characters. */
+struct quote {
+    char s[201];
+};
+
+static struct quote quote_of(const char *text)
+{
+    struct quote q;
+
+    copy_utf8(q.s, text ? text : "", sizeof(q.s));
+    return q;
 }
 
 static char *attr_get(xmlNodePtr n, const char *name)
@@ -436,90 +450,27 @@ static void date_from_datetime(const char *s, char out[11])
 }
 
 /*
- * Digits (with a fraction if allowed), then a designator from *which; the
- * designators left for later parts follow it, which enforces their order.
+ * Whether libxml2's validator accepts s as a value of a built-in type: the
+ * export asks the same code that will judge the document (its xs:anyURI and
+ * xs:duration rules have quirks no copy would match).
  */
-static const char *duration_part(const char *s, const char **which, bool allow_fraction)
+static bool builtin_valid(xmlSchemaValType type, const char *s)
 {
-    const char *p = s;
-    const char *d;
+    xmlSchemaTypePtr t = xmlSchemaGetBuiltInType(type);
 
-    if (!isdigit((unsigned char)*p))
-        return NULL;
-    while (isdigit((unsigned char)*p))
-        p++;
-    if (*p == '.' && allow_fraction) {
-        p++;
-        if (!isdigit((unsigned char)*p))
-            return NULL;
-        while (isdigit((unsigned char)*p))
-            p++;
-    }
-    if (*p == '\0' || (d = strchr(*which, *p)) == NULL)
-        return NULL;
-    *which = d + 1;
-    return p + 1;
-}
-
-/* xs:duration: -?P(nY)?(nM)?(nD)?(T(nH)?(nM)?(n(.n)?S)?)?, at least one part. */
-static bool duration_valid(const char *s)
-{
-    const char *date = "YMD", *time = "HMS";
-    const char *next;
-    int parts = 0;
-
-    if (*s == '-')
-        s++;
-    if (*s++ != 'P')
+    if (s == NULL || *s == '\0' || t == NULL)
         return false;
-    while (*s != '\0' && *s != 'T') {
-        if ((next = duration_part(s, &date, false)) == NULL)
-            return false;
-        s = next;
-        parts++;
-    }
-    if (*s == 'T') {
-        int tparts = 0;
-        s++;
-        while (*s != '\0') {
-            const char *probe = s;
-            while (isdigit((unsigned char)*probe) || *probe == '.')
-                probe++;
-            if ((next = duration_part(s, &time, *probe == 'S')) == NULL)
-                return false;
-            s = next;
-            tparts++;
-        }
-        if (tparts == 0)
-            return false;
-        parts += tparts;
-    }
-    return parts > 0;
+    return xmlSchemaValidatePredefinedType(t, (const xmlChar *)s, NULL) == 0;
 }
 
-/*
- * Whether libxml2's xs:anyURI check accepts s: it maps characters outside
- * printable ASCII and a few punctuation marks to '_' and asks xmlParseURI.
- */
 static bool uri_valid(const char *s)
 {
-    char *tmp;
-    xmlURIPtr uri;
+    return builtin_valid(XML_SCHEMAS_ANYURI, s);
+}
 
-    if (s == NULL || *s == '\0')
-        return false;
-    tmp = xstrdup(s);
-    for (char *c = tmp; *c != '\0'; c++) {
-        unsigned char u = (unsigned char)*c;
-        if (u < 32 || u >= 127 || strchr(" <>\"{}|\\^`'", u) != NULL)
-            *c = '_';
-    }
-    uri = xmlParseURI(tmp);
-    free(tmp);
-    if (uri == NULL)
-        return false;
-    xmlFreeURI(uri);
-    return true;
+static bool duration_valid(const char *s)
+{
+    return builtin_valid(XML_SCHEMAS_DURATION, s);
 }
 
 /*
@@ -1261,8 +1212,8 @@ static void coded_check(struct parse *p, xmlNodePtr n)
         p->errs[i].node = n;
         if (message_wanted(p, n) &&
             asprintf(&p->errs[i].msg,
-                     "Element '%s', attribute 'uri': '%.200s' is not in the %s vocabulary (%s)",
-                     coded_elements[k].element, value, vocab_files[v].name,
+                     "Element '%s', attribute 'uri': '%s' is not in the %s vocabulary (%s)",
+                     coded_elements[k].element, quote_of(value).s, vocab_files[v].name,
                      vocab_files[v].file) < 0)
             abort(); /* out of memory */
         if (p->errs[i].msg != NULL)
@@ -1590,9 +1541,18 @@ static void error_append(const struct parse *p, struct loq_error **list, size_t 
                          const struct raw_error *r, size_t via_entity)
 {
     struct loq_error *e;
+    char fallback[300];
+    const char *msg = r->msg;
 
     if (*kept >= LOQ_ITEM_MAX_ERRORS)
         return;
+    if (msg == NULL) { /* past the messages kept: say what we still know */
+        if (r->value != NULL)
+            snprintf(fallback, sizeof(fallback), "no entity has the id '%s'", quote_of(r->value).s);
+        else
+            snprintf(fallback, sizeof(fallback), "schema error (further messages omitted)");
+        msg = fallback;
+    }
     *list = xrealloc(*list, (*kept + 1) * sizeof(**list));
     e = &(*list)[(*kept)++];
     memset(e, 0, sizeof(*e));
@@ -1601,13 +1561,12 @@ static void error_append(const struct parse *p, struct loq_error **list, size_t 
     path_add_attribute(e->path, sizeof(e->path), r);
     if (via_entity != NONE) {
         const struct entity *ent = &p->ents[via_entity];
-        if ((size_t)snprintf(e->message, sizeof(e->message),
-                             "in the %s '%s' this offer refers to: %s",
-                             (const char *)ent->node->name, ent->id ? ent->id : "?",
-                             r->msg ? r->msg : "error") >= sizeof(e->message))
+        if ((size_t)snprintf(
+                e->message, sizeof(e->message), "in the %s '%s' this offer refers to: %s",
+                (const char *)ent->node->name, quote_of(ent->id).s, msg) >= sizeof(e->message))
             utf8_trim_tail(e->message);
     } else {
-        copy_utf8(e->message, r->msg ? r->msg : "error", sizeof(e->message));
+        copy_utf8(e->message, msg, sizeof(e->message));
     }
 }
 
@@ -1936,8 +1895,9 @@ static void spec_child_read(struct lo_read *r, xmlNodePtr c)
             strv_add_unique(&o->isced, &o->nisced, code);
         free(code);
     } else if (name_is(c, "language")) {
+        /* UND (what exports write when there is none) and OP_DATPRO are no language */
         if ((code = uri_code(c, URI_LANGUAGE)) != NULL && strcmp(code, "UND") != 0 &&
-            lang_from_eu(code, lang))
+            strcmp(code, "OP_DATPRO") != 0 && lang_from_eu(code, lang))
             strv_add_unique(&o->languages, &o->nlanguages, lang);
         free(code);
     } else if (name_is(c, "creditPoint") && !o->has_ects) {
@@ -2264,8 +2224,7 @@ struct org_rec {
     char *location_id;
 };
 
-struct export
-{
+struct exporter {
     int version;
     const char *ns;
     struct buf lo, spec, outcome, assessment, agent, location;
@@ -2413,7 +2372,7 @@ static void put_note(struct buf *b, int depth, const char *name, const char *top
 }
 
 /* Notes on a topic: one literal per note in 3.1.0, one note in 3.3.1. */
-static void put_topic_notes(const struct export *x, struct buf *b, int depth, const char *topic,
+static void put_topic_notes(const struct exporter *x, struct buf *b, int depth, const char *topic,
                             const struct lang_map *m, size_t from)
 {
     if (from >= m->n)
@@ -2452,7 +2411,8 @@ static char *id_claim(xmlHashTablePtr used, const char *preferred, const char *p
     struct buf b;
     char *id;
 
-    if (preferred != NULL && uri_valid(preferred) &&
+    /* "" is a valid xs:anyURI too, and a document may use it as an id */
+    if (preferred != NULL && (preferred[0] == '\0' || uri_valid(preferred)) &&
         xmlHashLookup(used, (const xmlChar *)preferred) == NULL) {
         xmlHashAddEntry(used, (const xmlChar *)preferred, (void *)1);
         return xstrdup(preferred);
@@ -2517,7 +2477,7 @@ static const char *first_lang(const struct lang_map *m)
     return m->n > 0 ? m->items[0].lang : "en";
 }
 
-static void org_write(struct export *x, const struct org_rec *org)
+static void org_write(struct exporter *x, const struct org_rec *org)
 {
     const struct offer *o = org->first;
     char eu[4];
@@ -2541,7 +2501,7 @@ static void org_write(struct export *x, const struct org_rec *org)
 }
 
 /* The provider organisation of o: shared with earlier offers of identical provider data. */
-static const struct org_rec *org_claim(struct export *x, const struct offer *o, const char *lo_id)
+static const struct org_rec *org_claim(struct exporter *x, const struct offer *o, const char *lo_id)
 {
     struct org_rec *org;
 
@@ -2564,7 +2524,7 @@ static const struct org_rec *org_claim(struct export *x, const struct offer *o, 
     return org;
 }
 
-static void outcomes_write(struct export *x, const struct offer *o, const char *lo_id)
+static void outcomes_write(struct exporter *x, const struct offer *o, const char *lo_id)
 {
     size_t written = 0;
     char suffix[32];
@@ -2591,7 +2551,7 @@ static void outcomes_write(struct export *x, const struct offer *o, const char *
     }
 }
 
-static void languages_write(struct export *x, const struct offer *o)
+static void languages_write(struct exporter *x, const struct offer *o)
 {
     size_t written = 0;
     char eu[4];
@@ -2606,7 +2566,7 @@ static void languages_write(struct export *x, const struct offer *o)
         put_attr_el(&x->spec, 3, "language", "uri", URI_LANGUAGE, "UND", false);
 }
 
-static void isced_write(struct export *x, const struct offer *o)
+static void isced_write(struct exporter *x, const struct offer *o)
 {
     size_t written = 0;
 
@@ -2620,7 +2580,7 @@ static void isced_write(struct export *x, const struct offer *o)
         put_attr_el(&x->spec, 3, "ISCEDFCode", "uri", URI_ISCED, "9999", false);
 }
 
-static void spec_write(struct export *x, const struct offer *o, const char *lo_id,
+static void spec_write(struct exporter *x, const struct offer *o, const char *lo_id,
                        const char *spec_id)
 {
     struct buf *b = &x->spec;
@@ -2713,7 +2673,7 @@ static const char *default_language(const struct offer *o, char eu[4])
     return "UND";
 }
 
-static void lo_write(struct export *x, const struct offer *o, size_t index)
+static void lo_write(struct exporter *x, const struct offer *o, size_t index)
 {
     struct buf *b = &x->lo;
     char basis[32], eu[4];
@@ -2776,7 +2736,7 @@ static void container_put(struct buf *out, const char *name, struct buf *content
 
 int loq_export(const struct offer *const *offers, size_t n, int version, struct buf *out)
 {
-    struct export x;
+    struct exporter x;
 
     if (version == 0)
         version = LOQ_VERSION_310;

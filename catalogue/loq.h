@@ -29,9 +29,11 @@
 #define LOQ_ITEM_MAX_ERRORS 10
 
 /*
- * Both XSD versions, compiled once. Loading parses ~4 MB of vocabulary
- * schemas, so mcxd does it at startup and shares the result: validation only
- * reads it, any number of parses may use one loq_schemas.
+ * Both XSD versions, compiled once, plus hash sets of the big vocabularies
+ * (languages, countries, NUTS, ATU, file types, NQF, ISCED-F, currencies)
+ * that loq_parse checks itself. Loading parses ~4 MB of schemas (~0.1 s), so
+ * mcxd does it at startup and shares the result: parsing only reads it, any
+ * number of parses may use one loq_schemas.
  */
 struct loq_schemas;
 
@@ -98,6 +100,12 @@ struct loq_limits {
  * lies in or, for an error in a shared entity, to every one that references it.
  * One bad offer never rejects the good ones.
  *
+ * Values outside the big vocabularies are reported by us ("... is not in the
+ * language vocabulary (cv/language.xsd)") rather than by libxml2, whose
+ * enumeration messages cost ~50 ms each. libxml2 still spends ~80 us on each
+ * language element it validates (the same as xmllint): a maximal document
+ * costs seconds, so run this off the event loop.
+ *
  * Returns 0 and fills *out (release with loq_doc_cleanup) whenever the input
  * is a well-formed LOQ document, whatever its schema errors; -1 with
  * err->code:
@@ -105,7 +113,10 @@ struct loq_limits {
  *   "malformed_xml"        not well-formed XML, invalid UTF-8, a DOCTYPE, or nesting
  *                          deeper than the limit (400)
  *   "unsupported_document" well-formed, but the root is not a LOQ Courses (422)
+ *   "internal"             s is NULL (500: a programming error)
  * err->line is the line of the first problem when known. *out is then empty.
+ * libxml2's per-thread default error handlers are borrowed for the call (its
+ * context-free errors would go to stderr) and given back.
  */
 int loq_parse(const struct loq_schemas *s, const char *data, size_t len, struct loq_doc *out,
               struct mcx_error *err);
@@ -126,7 +137,12 @@ void loq_doc_cleanup(struct loq_doc *doc);
  * assessment, the provider organisation (id: provider_id when usable; shared
  * by offers with identical provider data) and its location. Values the
  * vocabularies do not know are left out rather than making the document
- * invalid. Returns -1 only for an unknown version; appends to out.
+ * invalid (ISCED, currency, country, EQF, mode, dates, durations, URIs are
+ * checked; a 3-letter language code without an ISO 639-1 form is written as
+ * its EU authority code unchecked). LOQ's notations are unique per document:
+ * an external_id seen before is written without identifier. Which element
+ * carries which field is listed in loq.c. Returns -1 only for an unknown
+ * version; appends to out.
  */
 int loq_export(const struct offer *const *offers, size_t n, int version, struct buf *out);
 

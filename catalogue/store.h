@@ -18,6 +18,9 @@ extern const char store_put_one_sql[];      /* → outcome, api (the offer's JSO
 extern const char store_put_many_sql[];     /* → idx, outcome */
 extern const char store_replace_many_sql[]; /* → idx, outcome; removed rows: NULL, "removed" */
 extern const char store_delete_sql[];       /* $1 institution, $2 actor, $3 external id → id */
+/* A harvested full feed of partner $1 (= its institution): like replace, but the
+ * offers are marked as the partner's and only its earlier harvests are removed. */
+extern const char store_harvest_sql[];
 
 /* items: call store_items_begin, then store_item_append per offer, then _end. */
 void store_items_begin(struct buf *items);

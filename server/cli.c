@@ -6,6 +6,8 @@
  */
 #include "server/cli.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <pwd.h>
 #include <stdarg.h>
 #include <stdbool.h>
@@ -17,6 +19,7 @@
 
 #include "server/auth.h"
 #include "server/db.h"
+#include "server/httpsig.h"
 #include "catalogue/gen.h"
 #include "catalogue/publish_cli.h"
 #include "server/json.h"
@@ -68,6 +71,8 @@ static int cli_cmd_token_revoke(struct cli *cli, const struct cli_command *cmd, 
                                 char **argv);
 static int cli_cmd_gen_loq(struct cli *cli, const struct cli_command *cmd, int argc, char **argv);
 static int cli_cmd_publish(struct cli *cli, const struct cli_command *cmd, int argc, char **argv);
+static int cli_cmd_key_generate(struct cli *cli, const struct cli_command *cmd, int argc,
+                                char **argv);
 
 static const struct cli_command cli_commands[] = {
     {"migrate", "[--dir DIR]", "apply pending database migrations (schemas/sql)", cli_cmd_migrate},
@@ -89,6 +94,10 @@ static const struct cli_command cli_commands[] = {
      "write a deterministic LOQ catalogue of COUNT realistic offers to stdout (benchmarks, "
      "demos); --invalid breaks the offers at those 0-based positions",
      cli_cmd_gen_loq},
+    {"key generate", "--out DIR [--bits 2048|3072|4096]",
+     "make an RSA key pair for HTTP Signatures (partner auth, EWP): DIR/private.pem (mode "
+     "0600) and DIR/public.pem, never over existing files; prints the keyId",
+     cli_cmd_key_generate},
 };
 
 static void cli_usage(FILE *out)
@@ -1002,4 +1011,158 @@ static int cli_cmd_publish(struct cli *cli, const struct cli_command *cmd, int a
     rc = publish_cli_run(db, &o, stdout) == 0 ? CLI_EXIT_OK : CLI_EXIT_FAILED;
     db_sync_close(db);
     return rc;
+}
+
+/* ---- mcx key generate ---- */
+
+/*
+ * Writes a new file: O_EXCL, so an existing file (or a link planted there) is never
+ * overwritten; fchmod because the umask may have taken bits off mode. On failure the
+ * half-written file is removed and why is printed. 0 or -1.
+ */
+static int cli_key_file_write(const struct cli_command *cmd, const char *path, const char *data,
+                              size_t len, mode_t mode)
+{
+    int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, mode);
+    size_t done = 0;
+    bool is_ok;
+    int saved;
+
+    if (fd < 0) {
+        fprintf(stderr, "mcx %s: %s: %s\n", cmd->name, path, strerror(errno));
+        return -1;
+    }
+    while (done < len) {
+        ssize_t n = write(fd, data + done, len - done);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n == 0)
+            errno = EIO;
+        if (n <= 0)
+            break;
+        done += (size_t)n;
+    }
+    is_ok = done == len && fchmod(fd, mode) == 0 && fsync(fd) == 0;
+    saved = errno;
+    if (close(fd) != 0 && is_ok) {
+        is_ok = false;
+        saved = errno;
+    }
+    if (is_ok)
+        return 0;
+    fprintf(stderr, "mcx %s: cannot write %s: %s\n", cmd->name, path, strerror(saved));
+    unlink(path);
+    return -1;
+}
+
+/* DIR itself, created 0700 when missing (one level, like mkdir). 0, or -1 after saying why. */
+static int cli_key_dir_prepare(const struct cli_command *cmd, const char *dir)
+{
+    if (mkdir(dir, 0700) == 0) {
+        fprintf(stderr, "mcx %s: created %s (mode 0700)\n", cmd->name, dir);
+        return 0;
+    }
+    if (errno == EEXIST && dir_exists(dir))
+        return 0;
+    fprintf(stderr, "mcx %s: cannot create directory %s: %s\n", cmd->name, dir,
+            errno == EEXIST ? "a file of that name exists" : strerror(errno));
+    return -1;
+}
+
+/* Refuses before the slow key generation when either file is there already. */
+static int cli_key_files_absent(const struct cli_command *cmd, const char *priv, const char *pub)
+{
+    struct stat st;
+    const char *taken = lstat(priv, &st) == 0 ? priv : lstat(pub, &st) == 0 ? pub : NULL;
+
+    if (taken == NULL)
+        return 0;
+    fprintf(stderr, "mcx %s: %s exists; not overwriting a key (move it away first)\n", cmd->name,
+            taken);
+    return -1;
+}
+
+/* The pair as PEM into the two files; the private text is wiped from memory after. */
+static int cli_key_write_pair(const struct cli_command *cmd, EVP_PKEY *key, const char *priv,
+                              const char *pub)
+{
+    struct buf priv_pem, pub_pem;
+    struct mcx_error err;
+    int rc = -1;
+
+    buf_init(&priv_pem);
+    buf_init(&pub_pem);
+    if (httpsig_key_write_private(key, &priv_pem, &err) < 0 ||
+        httpsig_key_write_public(key, &pub_pem, &err) < 0) {
+        cli_print_error(cmd->name, &err);
+    } else if (cli_key_file_write(cmd, priv, priv_pem.data, priv_pem.len, 0600) == 0) {
+        if (cli_key_file_write(cmd, pub, pub_pem.data, pub_pem.len, 0644) == 0)
+            rc = 0;
+        else
+            unlink(priv); /* half a pair is no use; leave the directory as it was */
+    }
+    if (priv_pem.data != NULL)
+        explicit_bzero(priv_pem.data, priv_pem.len);
+    buf_cleanup(&priv_pem);
+    buf_cleanup(&pub_pem);
+    return rc;
+}
+
+static int cli_key_generate_run(const struct cli_command *cmd, const char *dir, int bits)
+{
+    char key_id[HTTPSIG_KEY_ID_SIZE];
+    struct buf priv, pub;
+    struct mcx_error err;
+    EVP_PKEY *key = NULL;
+    size_t n = strlen(dir);
+    int rc = CLI_EXIT_FAILED;
+
+    while (n > 1 && dir[n - 1] == '/') /* "keys/" names the same directory as "keys" */
+        n--;
+    buf_init(&priv);
+    buf_init(&pub);
+    buf_printf(&priv, "%.*s/private.pem", (int)n, dir);
+    buf_printf(&pub, "%.*s/public.pem", (int)n, dir);
+    if (cli_key_dir_prepare(cmd, dir) < 0 || cli_key_files_absent(cmd, priv.data, pub.data) < 0)
+        goto out;
+    key = httpsig_key_generate(bits, &err);
+    if (key == NULL || httpsig_key_id_compute(key, key_id, &err) < 0) {
+        cli_print_error(cmd->name, &err);
+        goto out;
+    }
+    if (cli_key_write_pair(cmd, key, priv.data, pub.data) < 0)
+        goto out;
+    printf("%s\n", key_id);
+    fprintf(stderr,
+            "mcx %s: wrote %s (RSA-%d, mode 0600; keep it secret) and %s; the keyId (hex "
+            "SHA-256 of the public key) is on stdout\n",
+            cmd->name, priv.data, bits, pub.data);
+    rc = CLI_EXIT_OK;
+out:
+    EVP_PKEY_free(key);
+    buf_cleanup(&priv);
+    buf_cleanup(&pub);
+    return rc;
+}
+
+static int cli_cmd_key_generate(struct cli *cli, const struct cli_command *cmd, int argc,
+                                char **argv)
+{
+    const char *dir = NULL, *bits_s = "2048";
+    const struct cli_option opts[] = {{"--out", &dir, NULL}, {"--bits", &bits_s, NULL}};
+    struct cli_args args;
+    long bits;
+    int rc;
+
+    rc = cli_parse_expect(cli, cmd, opts, MCX_ARRAY_LEN(opts), argc, argv, &args, 0, 0);
+    if (rc >= 0)
+        return rc;
+    if (dir == NULL)
+        return cli_missing(cmd, "--out");
+    if (*dir == '\0')
+        return cli_invalid(cmd, "--out needs a directory");
+    if (mcx_parse_int(bits_s, 2048, 4096, &bits) != 0 ||
+        (bits != 2048 && bits != 3072 && bits != 4096))
+        return cli_invalid(cmd, "invalid --bits '%s': 2048, 3072 or 4096", bits_s);
+    return cli_key_generate_run(cmd, dir, (int)bits);
 }

@@ -63,6 +63,18 @@ static const struct opt opts[] = {
     {"tls-key", "MCX_TLS_KEY", OPT_STRING, OFF(tls_key), 0, 0, "FILE", "PEM private key"},
     {"access-log", "MCX_ACCESS_LOG", OPT_BOOL, OFF(access_log), 0, 0, "on|off",
      "one JSON line per request on stderr (default on)"},
+    {"harvest", "MCX_HARVEST", OPT_BOOL, OFF(harvest), 0, 0, "on|off",
+     "harvest partner feeds from this process (default on)"},
+    {"harvest-tick-ms", "MCX_HARVEST_TICK_MS", OPT_LONG, OFF(harvest_tick_ms), 10, 3600000, "MS",
+     "how often due partners are claimed (default 1000)"},
+    {"harvest-timeout-ms", "MCX_HARVEST_TIMEOUT_MS", OPT_LONG, OFF(harvest_timeout_ms), 100,
+     3600000, "MS", "one partner feed request, whole transfer (default 120000)"},
+    {"harvest-max-body", "MCX_HARVEST_MAX_BODY", OPT_SIZE, OFF(harvest_max_body), 1024, 1L << 34,
+     "BYTES", "a larger partner feed is aborted (default 268435456)"},
+    {"harvest-backoff-ms", "MCX_HARVEST_BACKOFF_MS", OPT_LONG, OFF(harvest_backoff_ms), 10,
+     86400000, "MS", "first retry after a failed harvest; doubles, with jitter (default 60000)"},
+    {"harvest-concurrency", "MCX_HARVEST_CONCURRENCY", OPT_LONG, OFF(harvest_concurrency), 1, 1000,
+     "N", "partner feeds fetched at once per worker (default 16)"},
     {"migrate", "MCX_MIGRATE", OPT_FLAG, OFF(migrate), 0, 0, NULL,
      "apply pending migrations before serving"},
     {"debug-endpoints", "MCX_DEBUG_ENDPOINTS", OPT_FLAG, OFF(debug_endpoints), 0, 0, NULL,
@@ -94,6 +106,12 @@ void config_init(struct mcx_config *cfg)
     cfg->keepalive_timeout_ms = 75000;
     cfg->shutdown_timeout_ms = 10000;
     cfg->access_log = true;
+    cfg->harvest = true;
+    cfg->harvest_tick_ms = 1000;
+    cfg->harvest_timeout_ms = 120000;
+    cfg->harvest_max_body = (size_t)256 * 1024 * 1024;
+    cfg->harvest_backoff_ms = 60000;
+    cfg->harvest_concurrency = 16;
 }
 
 void config_cleanup(struct mcx_config *cfg)

@@ -34,6 +34,12 @@ struct mcx_config {
     bool access_log;
     bool migrate;
     bool debug_endpoints;
+    bool harvest;
+    long harvest_tick_ms;
+    long harvest_timeout_ms;
+    size_t harvest_max_body;
+    long harvest_backoff_ms;
+    long harvest_concurrency;
     bool show_help;
     bool show_version;
 };

@@ -17,8 +17,11 @@
 
 #include <event2/event.h>
 
+#include "catalogue/harvest.h"
 #include "catalogue/loq.h"
+#include "catalogue/partners.h"
 #include "catalogue/publish.h"
+#include "server/client.h"
 #include "server/db.h"
 #include "server/http.h"
 #include "server/metrics.h"
@@ -70,6 +73,16 @@ static void on_signal(evutil_socket_t sig, short what, void *arg)
     http_server_drain(app->http, drain_done, app);
 }
 
+/* "host:pid" names this worker in harvest_runs and partner claims. */
+static void node_name(char *out, size_t size, int worker)
+{
+    char host[128] = "localhost";
+
+    gethostname(host, sizeof(host) - 1);
+    host[sizeof(host) - 1] = '\0';
+    snprintf(out, size, "%s:%d/%d", host, (int)getpid(), worker);
+}
+
 static int app_init(struct mcxd *app, const struct mcx_config *cfg, int worker,
                     const struct shared *sh, struct mcx_error *err)
 {
@@ -97,6 +110,7 @@ static int app_init(struct mcxd *app, const struct mcx_config *cfg, int worker,
     app->cfg = cfg;
     app->worker = worker;
     app->loq = sh->loq;
+    node_name(app->node, sizeof(app->node), worker);
     app->started_us = mcx_now_us();
     app->base = event_base_new();
     if (app->base == NULL) {
@@ -110,14 +124,29 @@ static int app_init(struct mcxd *app, const struct mcx_config *cfg, int worker,
     app->metrics = metrics_new(worker);
     app->router = router_new();
     app->http = http_server_new(app->base, &hc, app->router, app->metrics);
+    app->client = client_new(app->base);
+    if (cfg->harvest) {
+        struct harvest_config hv = {
+            .tick_ms = (int)cfg->harvest_tick_ms,
+            .timeout_ms = (int)cfg->harvest_timeout_ms,
+            .max_body = cfg->harvest_max_body,
+            .backoff_ms = (int)cfg->harvest_backoff_ms,
+            .concurrency = (int)cfg->harvest_concurrency,
+            .node = app->node,
+        };
+        app->harvester = harvester_new(app, &hv);
+    }
     ops_routes_add(app);
     publish_routes_add(app);
+    partners_routes_add(app);
     http_server_set_fallback(app->http, static_serve, app->web);
     return http_server_listen(app->http, cfg->listen, cfg->workers > 1, err);
 }
 
 static void app_cleanup(struct mcxd *app)
 {
+    harvester_free(app->harvester);
+    client_free(app->client);
     http_server_free(app->http);
     router_free(app->router);
     metrics_free(app->metrics);
@@ -288,6 +317,10 @@ static int shared_load(const struct mcx_config *cfg, struct shared *sh)
 {
     struct mcx_error err;
 
+    if (client_global_init() != 0) {
+        fprintf(stderr, "mcxd: libcurl cannot start (it needs its asynchronous resolver)\n");
+        return -1;
+    }
     if (cfg->tls_cert[0] != '\0' &&
         (sh->tls = http_tls_ctx_new(cfg->tls_cert, cfg->tls_key, &err)) == NULL) {
         fprintf(stderr, "mcxd: %s\n", err.message);
@@ -308,6 +341,7 @@ static int shared_load(const struct mcx_config *cfg, struct shared *sh)
 
 static void shared_free(struct shared *sh)
 {
+    client_global_cleanup();
     http_tls_ctx_free(sh->tls);
     loq_schemas_free((struct loq_schemas *)sh->loq);
 }

@@ -17,11 +17,14 @@ struct router;
 struct metrics;
 struct static_files;
 struct loq_schemas;
+struct http_client;
+struct harvester;
 
 /* The one process context (per worker); handlers get it as their route arg. */
 struct mcxd {
     const struct mcx_config *cfg;
     int worker;
+    char node[192]; /* host:pid/worker */
     struct event_base *base;
     struct db_pool *pool;
     struct router *router;
@@ -29,6 +32,8 @@ struct mcxd {
     struct http_server *http;
     struct static_files *web;
     const struct loq_schemas *loq; /* loaded once before the workers fork */
+    struct http_client *client;    /* outgoing HTTP (partner feeds) */
+    struct harvester *harvester;   /* NULL with --harvest off */
     int64_t started_us;
 };
 

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "catalogue/harvest.h"
 #include "server/db.h"
 #include "server/http.h"
 #include "server/json.h"
@@ -148,6 +149,12 @@ static void metrics_page(struct http_request *req, void *arg)
                                     NULL,
                                     NULL,
                                     http_server_requests_in_flight(app->http)};
+    g[n++] = (struct metrics_gauge){"mcx_harvest_in_flight",
+                                    "Partner feeds being fetched or stored by this worker.",
+                                    "gauge",
+                                    NULL,
+                                    NULL,
+                                    harvester_in_flight(app->harvester)};
     g[n++] = (struct metrics_gauge){"mcx_uptime_seconds",
                                     "Seconds since this worker started.",
                                     "gauge",

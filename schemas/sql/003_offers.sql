@@ -135,8 +135,9 @@ $$;
 -- The same for a whole catalogue, set-based (one pass over the items instead of a
 -- loop): what the bulk endpoint and `mcx publish` use. External ids must be unique
 -- within items (the callers reject duplicates first). No api column: bulk replies
--- with a report, not the offers.
-CREATE FUNCTION offers_put_many(p_institution text, p_actor text, p_source bigint, p_items jsonb)
+-- with a report, not the offers. p_partner marks harvested offers with their partner.
+CREATE FUNCTION offers_put_many(p_institution text, p_actor text, p_source bigint, p_items jsonb,
+                                p_partner text DEFAULT NULL)
 RETURNS TABLE (idx integer, external_id text, outcome text)
 LANGUAGE sql AS $$
     WITH items AS (
@@ -151,12 +152,13 @@ LANGUAGE sql AS $$
     ), up AS (
         INSERT INTO offers AS o (institution_id, external_id, content_hash, doc, completeness,
                                  source_id, title, languages, isced, eqf, ects, mode,
-                                 starts, ends, application_deadline)
+                                 starts, ends, application_deadline, partner_id)
         SELECT p_institution, i.external_id, i.hash, i.doc, i.completeness, p_source,
                coalesce(i.doc->'title', '{}'), offers_json_array(i.doc->'languages'),
                offers_json_array(i.doc->'isced'), (i.doc->>'eqf')::smallint,
                (i.doc->>'ects')::numeric, i.doc->>'mode', offers_json_date(i.doc->>'starts'),
-               offers_json_date(i.doc->>'ends'), offers_json_date(i.doc->>'application_deadline')
+               offers_json_date(i.doc->>'ends'), offers_json_date(i.doc->>'application_deadline'),
+               p_partner
           FROM items i
         ON CONFLICT (institution_id, external_id) DO UPDATE SET
             content_hash = EXCLUDED.content_hash, doc = EXCLUDED.doc,
@@ -164,7 +166,7 @@ LANGUAGE sql AS $$
             title = EXCLUDED.title, languages = EXCLUDED.languages, isced = EXCLUDED.isced,
             eqf = EXCLUDED.eqf, ects = EXCLUDED.ects, mode = EXCLUDED.mode,
             starts = EXCLUDED.starts, ends = EXCLUDED.ends,
-            application_deadline = EXCLUDED.application_deadline,
+            application_deadline = EXCLUDED.application_deadline, partner_id = EXCLUDED.partner_id,
             version = o.version + 1, updated_at = now(), deleted_at = NULL
          WHERE o.content_hash <> EXCLUDED.content_hash OR o.deleted_at IS NOT NULL
         RETURNING o.id, o.external_id
@@ -189,8 +191,10 @@ $$;
 
 -- Tombstones live offers of an institution: the one named (p_only), or, with
 -- p_only NULL, every one whose external id is not in p_keep (replace mode).
--- Returns the tombstoned offers; each gets an audit entry.
-CREATE FUNCTION offers_tombstone(p_institution text, p_actor text, p_only text, p_keep text[])
+-- With p_partner, only offers that partner's harvests brought. Returns the
+-- tombstoned offers; each gets an audit entry.
+CREATE FUNCTION offers_tombstone(p_institution text, p_actor text, p_only text, p_keep text[],
+                                 p_partner text DEFAULT NULL)
 RETURNS TABLE (id uuid, external_id text, version integer)
 LANGUAGE plpgsql AS $$
 BEGIN
@@ -198,6 +202,7 @@ BEGIN
     WITH gone AS (
         UPDATE offers o SET deleted_at = now(), updated_at = now(), version = o.version + 1
          WHERE o.institution_id = p_institution AND o.deleted_at IS NULL
+           AND (p_partner IS NULL OR o.partner_id = p_partner)
            AND (CASE WHEN p_only IS NOT NULL THEN o.external_id = p_only
                      ELSE NOT (o.external_id = ANY (coalesce(p_keep, '{}'))) END)
         RETURNING o.id, o.external_id, o.version, o.content_hash

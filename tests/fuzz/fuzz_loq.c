@@ -3,6 +3,7 @@
  * whatever the bytes, no crash, no leak, no overread; and every offer that
  * parses clean exports to a document that parses back clean and equal.
  */
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -78,13 +79,53 @@ out:
     free(from);
 }
 
+/* Error texts go into JSON replies: they must be whole UTF-8. */
+static bool utf8_ok(const char *s)
+{
+    const unsigned char *p = (const unsigned char *)s;
+
+    while (*p != '\0') {
+        size_t n = *p < 0x80             ? 1
+                   : (*p & 0xe0) == 0xc0 ? 2
+                   : (*p & 0xf0) == 0xe0 ? 3
+                   : (*p & 0xf8) == 0xf0 ? 4
+                                         : 0;
+        if (n == 0)
+            return false;
+        for (size_t i = 1; i < n; i++)
+            if ((p[i] & 0xc0) != 0x80)
+                return false;
+        p += n;
+    }
+    return true;
+}
+
+static void errors_check(const struct loq_error *e, size_t kept, size_t total)
+{
+    if (kept > LOQ_ITEM_MAX_ERRORS || kept > total)
+        abort();
+    for (size_t i = 0; i < kept; i++)
+        if (!utf8_ok(e[i].message) || !utf8_ok(e[i].path) || e[i].message[0] == '\0')
+            abort();
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     struct loq_doc doc;
     struct mcx_error err;
 
-    if (loq_parse(schemas, (const char *)data, size, &doc, &err) != 0)
+    if (loq_parse(schemas, (const char *)data, size, &doc, &err) != 0) {
+        if (!utf8_ok(err.message))
+            abort();
         return 0;
+    }
+    errors_check(doc.errors, doc.nerrors_kept, doc.nerrors);
+    for (size_t i = 0; i < doc.nitems; i++) {
+        const struct loq_item *it = &doc.items[i];
+        if (it->ok != (it->nerrors == 0) || (!it->ok && it->nerrors_kept == 0))
+            abort();
+        errors_check(it->errors, it->nerrors_kept, it->nerrors);
+    }
     roundtrip_check(&doc);
     loq_doc_cleanup(&doc);
     return 0;

@@ -908,8 +908,6 @@ static void test_big_document_lines(void **state)
     for (int i = 0; i < n - 2; i++)
         assert_true(doc.items[i].ok);
     it = &doc.items[n - 2];
-    fprintf(stderr, "# item %d line %d, error line %d %s\n", it->index, it->line,
-            it->nerrors_kept ? it->errors[0].line : -1, it->nerrors_kept ? it->errors[0].path : "");
     assert_false(it->ok);
     assert_true(it->line > 65535);
     assert_true(it->errors[0].line > it->line);

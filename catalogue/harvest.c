@@ -1,0 +1,405 @@
+/*
+ * harvest.c — the harvest loop of one worker. A tick claims due partners; each
+ * claimed partner becomes a job that walks fetch → parse → store → record, one
+ * async step at a time, so a hanging partner holds only its own job. Every job
+ * ends in exactly one harvest_runs row and one schedule update for its partner.
+ */
+#include "catalogue/harvest.h"
+
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <event2/event.h>
+
+#include "catalogue/loq.h"
+#include "catalogue/publish.h"
+#include "catalogue/store.h"
+#include "server/client.h"
+#include "server/db.h"
+#include "server/mcxd.h"
+
+struct job {
+    struct harvester *h;
+    char *partner;
+    char *feed_url;
+    char *format;
+    char *etag;
+    char *last_modified;
+    long interval_s;
+    int failures;
+    char started[40];
+    struct client_req *fetch;
+    struct db_op *op;
+    long http_status;
+    size_t bytes;
+    int fetched, accepted, unchanged, removed, rejected;
+    char *new_etag;
+    char *new_last_modified;
+    char error[512];
+    struct loq_doc doc;
+    bool has_doc;
+    struct job *prev, *next;
+};
+
+struct harvester {
+    struct mcxd *app;
+    struct harvest_config cfg;
+    struct event *tick;
+    struct db_op *claim;
+    struct job *jobs;
+    int in_flight;
+    unsigned int seed;
+};
+
+static void job_record(struct job *j);
+
+long harvest_backoff_ms(int base_ms, int failures, long cap_ms, double r)
+{
+    double d = base_ms;
+
+    for (int i = 1; i < failures && d < cap_ms; i++)
+        d *= 2;
+    d *= 0.8 + 0.4 * r; /* ±20%: nodes that failed together do not retry together */
+    if (d > cap_ms)
+        d = cap_ms;
+    return d < 1 ? 1 : (long)d;
+}
+
+static char *dup_or_null(const char *s)
+{
+    return s != NULL && s[0] != '\0' ? xstrdup(s) : NULL;
+}
+
+static void now_rfc3339(char out[40])
+{
+    struct timespec ts;
+    struct tm tm;
+    char sec[24];
+
+    clock_gettime(CLOCK_REALTIME, &ts);
+    gmtime_r(&ts.tv_sec, &tm);
+    strftime(sec, sizeof(sec), "%Y-%m-%dT%H:%M:%S", &tm);
+    snprintf(out, 40, "%.19s.%06dZ", sec, (int)(ts.tv_nsec / 1000) % 1000000);
+}
+
+/* ---- jobs ---- */
+
+static void job_free(struct job *j)
+{
+    struct harvester *h = j->h;
+
+    if (j->prev != NULL)
+        j->prev->next = j->next;
+    else
+        h->jobs = j->next;
+    if (j->next != NULL)
+        j->next->prev = j->prev;
+    h->in_flight--;
+    if (j->has_doc)
+        loq_doc_cleanup(&j->doc);
+    free(j->partner);
+    free(j->feed_url);
+    free(j->format);
+    free(j->etag);
+    free(j->last_modified);
+    free(j->new_etag);
+    free(j->new_last_modified);
+    free(j);
+}
+
+static void job_fail(struct job *j, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* Ends a job as failed: nothing was stored, the reason goes to harvest_runs. */
+static void job_fail(struct job *j, const char *fmt, ...)
+{
+    va_list ap;
+
+    va_start(ap, fmt);
+    vsnprintf(j->error, sizeof(j->error), fmt, ap); /* a long reason is cut, not lost */
+    va_end(ap);
+    job_record(j);
+}
+
+static void job_recorded(struct db_result *res, const struct db_error *err, void *arg)
+{
+    struct job *j = arg;
+
+    (void)res;
+    j->op = NULL;
+    if (err != NULL)
+        fprintf(stderr,
+                "{\"level\":\"error\",\"msg\":\"harvest of %s not recorded: %s\","
+                "\"worker\":%d}\n",
+                j->partner, err->message, j->h->app->worker);
+    job_free(j);
+}
+
+static const char record_sql[] =
+    "WITH r AS (INSERT INTO harvest_runs (partner_id, node, started_at, status, http_status, "
+    "  bytes, fetched, accepted, unchanged, removed, rejected, error) "
+    "  VALUES ($1, $2, $3::timestamptz, $4, nullif($5, '0')::int, $6::bigint, $7::int, $8::int, "
+    "          $9::int, $10::int, $11::int, nullif($12, ''))) "
+    "UPDATE partners SET "
+    "  etag = CASE WHEN $4 = 'ok' THEN nullif($13, '') ELSE etag END, "
+    "  last_modified = CASE WHEN $4 = 'ok' THEN nullif($14, '') ELSE last_modified END, "
+    "  consecutive_failures = CASE WHEN $4 = 'failed' THEN consecutive_failures + 1 ELSE 0 END, "
+    "  last_success_at = CASE WHEN $4 = 'failed' THEN last_success_at ELSE now() END, "
+    "  last_error = CASE WHEN $4 = 'failed' THEN $12 ELSE NULL END, "
+    "  last_error_at = CASE WHEN $4 = 'failed' THEN now() ELSE last_error_at END, "
+    "  next_attempt_at = now() + make_interval(secs => $15::double precision), "
+    "  claimed_by = NULL, updated_at = now() "
+    "WHERE id = $1";
+
+/* Writes the run and the partner's next attempt: the last step of every job. */
+static void job_record(struct job *j)
+{
+    struct harvester *h = j->h;
+    const char *status = j->error[0] ? "failed" : j->http_status == 304 ? "not_modified" : "ok";
+    char nums[8][24], next_s[32];
+    long next_ms;
+
+    if (j->error[0]) {
+        next_ms = harvest_backoff_ms(h->cfg.backoff_ms, j->failures + 1, j->interval_s * 1000L,
+                                     (double)rand_r(&h->seed) / ((double)RAND_MAX + 1));
+        fprintf(stderr,
+                "{\"level\":\"warn\",\"msg\":\"harvest of %s failed: %s; retry in %.1f s\","
+                "\"worker\":%d}\n",
+                j->partner, j->error, next_ms / 1000.0, h->app->worker);
+    } else {
+        next_ms = j->interval_s * 1000L;
+    }
+    snprintf(nums[0], sizeof(nums[0]), "%ld", j->http_status);
+    snprintf(nums[1], sizeof(nums[1]), "%zu", j->bytes);
+    snprintf(nums[2], sizeof(nums[2]), "%d", j->fetched);
+    snprintf(nums[3], sizeof(nums[3]), "%d", j->accepted);
+    snprintf(nums[4], sizeof(nums[4]), "%d", j->unchanged);
+    snprintf(nums[5], sizeof(nums[5]), "%d", j->removed);
+    snprintf(nums[6], sizeof(nums[6]), "%d", j->rejected);
+    snprintf(next_s, sizeof(next_s), "%.3f", next_ms / 1000.0);
+    const char *params[15] = {j->partner,
+                              h->cfg.node,
+                              j->started,
+                              status,
+                              nums[0],
+                              nums[1],
+                              nums[2],
+                              nums[3],
+                              nums[4],
+                              nums[5],
+                              nums[6],
+                              j->error,
+                              j->new_etag ? j->new_etag : "",
+                              j->new_last_modified ? j->new_last_modified : "",
+                              next_s};
+    j->op = db_query(h->app->pool, record_sql, 15, params, job_recorded, j);
+}
+
+static void job_stored(struct db_result *res, const struct db_error *err, void *arg)
+{
+    struct job *j = arg;
+
+    j->op = NULL;
+    if (err != NULL) {
+        job_fail(j, "storing the offers failed: %s", err->message);
+        return;
+    }
+    for (int i = 0; i < db_result_rows(res); i++) {
+        const char *outcome = db_result_value(res, i, 1);
+        if (strcmp(outcome, "unchanged") == 0)
+            j->unchanged++;
+        else if (strcmp(outcome, "removed") == 0)
+            j->removed++;
+        else
+            j->accepted++;
+    }
+    job_record(j);
+}
+
+/* A whole LOQ feed: every valid offer is stored, the partner's absent ones go. */
+static void job_store_loq(struct job *j, const struct client_response *resp)
+{
+    struct mcx_error err;
+    struct loq_limits lim = {j->h->cfg.max_body, LOQ_MAX_DEPTH_DEFAULT};
+    struct buf items, keep;
+    char sha[65], actor[160];
+
+    if (loq_parse_limited(j->h->app->loq, resp->body, resp->body_len, &lim, &j->doc, &err) != 0) {
+        job_fail(j, "invalid document: %s", err.message);
+        return;
+    }
+    j->has_doc = true;
+    if (j->doc.nerrors > 0) {
+        char what[400];
+        snprintf(what, sizeof(what), "line %d: %.300s", j->doc.errors[0].line,
+                 j->doc.errors[0].message);
+        job_fail(j, "invalid document: %s", what);
+        return;
+    }
+    store_reject_duplicates(&j->doc);
+    buf_init(&items);
+    buf_init(&keep);
+    store_items_begin(&items);
+    store_keep_begin(&keep);
+    for (size_t i = 0; i < j->doc.nitems; i++) {
+        const struct loq_item *it = &j->doc.items[i];
+        if (it->external_id != NULL && it->external_id[0] != '\0')
+            store_keep_append(&keep, it->external_id);
+        if (it->ok)
+            store_item_append(&items, &it->offer);
+        else
+            j->rejected++;
+    }
+    store_items_end(&items);
+    store_keep_end(&keep);
+    j->fetched = (int)j->doc.nitems;
+    store_sha256_hex(resp->body, resp->body_len, sha);
+    snprintf(actor, sizeof(actor), "harvest:%s", j->partner);
+    const char *params[7] = {j->partner, actor, "loq", resp->body, sha, items.data, keep.data};
+    j->op = db_query(j->h->app->pool, store_harvest_sql, 7, params, job_stored, j);
+    buf_cleanup(&items);
+    buf_cleanup(&keep);
+}
+
+static void job_fetched(const struct client_response *resp, void *arg)
+{
+    struct job *j = arg;
+    char what[300];
+
+    j->fetch = NULL;
+    j->http_status = resp->status;
+    j->bytes = resp->body_len;
+    if (resp->result != CLIENT_OK) {
+        snprintf(what, sizeof(what), "%s (%s)", resp->error, client_result_name(resp->result));
+        job_fail(j, "fetching the feed failed: %s", what);
+        return;
+    }
+    if (resp->status == 304) {
+        job_record(j);
+        return;
+    }
+    if (resp->status != 200) {
+        snprintf(what, sizeof(what), "%ld", resp->status);
+        job_fail(j, "the feed answered HTTP %s", what);
+        return;
+    }
+    j->new_etag = dup_or_null(client_response_header(resp, "ETag"));
+    j->new_last_modified = dup_or_null(client_response_header(resp, "Last-Modified"));
+    if (strcmp(j->format, "loq") == 0)
+        job_store_loq(j, resp);
+    else
+        job_fail(j, "harvesting format %s is not supported by this node", j->format);
+}
+
+static void job_start(struct harvester *h, struct db_result *res, int row)
+{
+    struct job *j = xcalloc(1, sizeof(*j));
+    struct client_request req;
+    struct client_header hdr[2];
+    size_t nh = 0;
+    long n;
+
+    j->h = h;
+    j->partner = xstrdup(db_result_value(res, row, 0));
+    j->feed_url = xstrdup(db_result_value(res, row, 1));
+    j->format = xstrdup(db_result_value(res, row, 2));
+    j->etag = dup_or_null(db_result_value(res, row, 3));
+    j->last_modified = dup_or_null(db_result_value(res, row, 4));
+    j->interval_s = mcx_parse_int(db_result_value(res, row, 5), 1, 1L << 30, &n) == 0 ? n : 3600;
+    j->failures = mcx_parse_int(db_result_value(res, row, 6), 0, 1L << 30, &n) == 0 ? (int)n : 0;
+    now_rfc3339(j->started);
+    j->next = h->jobs;
+    if (h->jobs != NULL)
+        h->jobs->prev = j;
+    h->jobs = j;
+    h->in_flight++;
+    if (j->etag != NULL)
+        hdr[nh++] = (struct client_header){"If-None-Match", j->etag};
+    if (j->last_modified != NULL)
+        hdr[nh++] = (struct client_header){"If-Modified-Since", j->last_modified};
+    client_request_init(&req, j->feed_url);
+    req.headers = hdr;
+    req.nheaders = nh;
+    req.timeout_ms = h->cfg.timeout_ms;
+    req.max_body = h->cfg.max_body;
+    j->fetch = client_fetch(h->app->client, &req, job_fetched, j);
+}
+
+/* ---- claiming ---- */
+
+static const char claim_sql[] =
+    "SELECT id, feed_url, format, coalesce(etag, ''), coalesce(last_modified, ''), interval_s, "
+    "consecutive_failures FROM partners_claim($1, $2::int, $3::int)";
+
+static void claimed(struct db_result *res, const struct db_error *err, void *arg)
+{
+    struct harvester *h = arg;
+
+    h->claim = NULL;
+    if (err != NULL) {
+        if (err->kind == DB_ERR_QUERY)
+            fprintf(stderr, "{\"level\":\"error\",\"msg\":\"claiming partners failed: %s\"}\n",
+                    err->message);
+        return; /* the database is away: the next tick tries again */
+    }
+    for (int i = 0; i < db_result_rows(res); i++)
+        job_start(h, res, i);
+}
+
+static void tick(evutil_socket_t fd, short what, void *arg)
+{
+    struct harvester *h = arg;
+    char limit[16], lease[16];
+
+    (void)fd;
+    (void)what;
+    if (h->claim != NULL || h->in_flight >= h->cfg.concurrency)
+        return;
+    snprintf(limit, sizeof(limit), "%d", h->cfg.concurrency - h->in_flight);
+    /* A lease longer than any run: a node that dies gives its partners back. */
+    snprintf(lease, sizeof(lease), "%d", h->cfg.timeout_ms / 1000 + 300);
+    const char *params[3] = {h->cfg.node, limit, lease};
+    h->claim = db_query(h->app->pool, claim_sql, 3, params, claimed, h);
+}
+
+struct harvester *harvester_new(struct mcxd *app, const struct harvest_config *cfg)
+{
+    struct harvester *h = xcalloc(1, sizeof(*h));
+    struct timeval tv = {cfg->tick_ms / 1000, (cfg->tick_ms % 1000) * 1000};
+
+    h->app = app;
+    h->cfg = *cfg;
+    h->seed = (unsigned int)mcx_now_us() ^ (unsigned int)app->worker;
+    h->tick = event_new(app->base, -1, EV_PERSIST, tick, h);
+    event_add(h->tick, &tv);
+    return h;
+}
+
+void harvester_kick(struct harvester *h)
+{
+    if (h != NULL)
+        event_active(h->tick, EV_TIMEOUT, 0);
+}
+
+int harvester_in_flight(const struct harvester *h)
+{
+    return h != NULL ? h->in_flight : 0;
+}
+
+void harvester_free(struct harvester *h)
+{
+    if (h == NULL)
+        return;
+    event_free(h->tick);
+    db_op_cancel(h->claim);
+    while (h->jobs != NULL) {
+        struct job *j = h->jobs;
+        client_cancel(j->fetch);
+        db_op_cancel(j->op);
+        job_free(j);
+    }
+    free(h);
+}

@@ -1,0 +1,278 @@
+"""Harvesting partner feeds (issue 6): a LOQ feed from the samples gives the same
+offers as publishing the file; changes and removals follow the feed; hanging,
+failing and garbage feeds change nothing, are recorded and backed off while a
+healthy partner and /healthz carry on; an oversized feed is aborted; two nodes on
+one database fetch each partner exactly once per interval."""
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import threading
+import time
+import urllib.parse
+
+import pytest
+
+import mcxtest
+from mcxtest import assert_json_error, http
+
+SOURCE = mcxtest.source_dir()
+SHARED = os.environ.get("MCX_SHARED_DIR") or os.path.join(SOURCE, "..", "shared")
+SAMPLE = os.path.join(SHARED, "samples", "elm", "loq", "examples", "loq.xml")
+CONTENT = ["title", "description", "homepage", "languages", "isced", "eqf", "ects", "mode",
+           "starts", "ends", "application_deadline", "price", "learning_outcomes", "assessment",
+           "quality_assurance", "entry_requirements", "volume_of_learning", "provider"]
+
+
+class FeedServer:
+    def __init__(self, root):
+        self.proc = subprocess.Popen(
+            ["/usr/bin/python3", os.path.join(SOURCE, "tests", "feedserver.py"), "--root", root,
+             "--lifetime", "300"], stdout=subprocess.PIPE, text=True)
+        line = self.proc.stdout.readline()
+        assert line.startswith("port "), line
+        self.port = int(line.split()[1])
+
+    def url(self, path):
+        return f"http://127.0.0.1:{self.port}{path}"
+
+    def stats(self):
+        return http(self.port, "GET", "/_stats").json()
+
+    def stop(self):
+        self.proc.send_signal(signal.SIGTERM)
+        try:
+            self.proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+
+
+@pytest.fixture(scope="module")
+def feeds(tmp_path_factory):
+    root = str(tmp_path_factory.mktemp("feeds"))
+    os.chmod(root, 0o755)
+    shutil.copy(SAMPLE, os.path.join(root, "sample.xml"))
+    srv = FeedServer(root)
+    srv.root = root
+    yield srv
+    srv.stop()
+
+
+def mcx(db, *args, binary_out=False):
+    r = subprocess.run([mcxtest.mcx_binary(), *args], capture_output=True,
+                       env=mcxtest.child_env({"MCX_DATABASE_URL": db.url}), timeout=120)
+    assert r.returncode == 0, r.stderr
+    return r.stdout if binary_out else r.stdout.decode().strip()
+
+
+@pytest.fixture(scope="module")
+def admin(db):
+    mcx(db, "user", "add", "admin@harvest.test", "--role", "admin")
+    return {"Authorization": "Bearer " + mcx(db, "token", "create", "--user", "admin@harvest.test")}
+
+
+def add_partner(port, admin, pid, url, interval=3600, country="LT"):
+    body = json.dumps({"id": pid, "name": f"Partner {pid}", "country": country, "feed_url": url,
+                       "format": "loq", "interval_s": interval}).encode()
+    r = http(port, "POST", "/api/v1/partners", headers={**admin, "Content-Type": "application/json"},
+             body=body)
+    assert r.status == 201, r.text()
+    return r.json()
+
+
+def partner(port, admin, pid):
+    r = http(port, "GET", f"/api/v1/partners/{pid}", headers=admin)
+    assert r.status == 200, r.text()
+    return r.json()
+
+
+def wait_run(port, admin, pid, done=lambda p: p["last_run"] is not None, timeout=20):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        p = partner(port, admin, pid)
+        if done(p):
+            return p
+        time.sleep(0.1)
+    raise AssertionError(f"no harvest of {pid} within {timeout}s: {p}")
+
+
+def trigger(port, admin, pid):
+    before = partner(port, admin, pid)["last_run"]
+    r = http(port, "POST", f"/api/v1/partners/{pid}/harvest", headers=admin)
+    assert r.status == 202, r.text()
+    return wait_run(port, admin, pid, lambda p: p["last_run"] and p["last_run"] != before)
+
+
+def offers_of(db, inst):
+    return json.loads(db.query(
+        "SELECT coalesce(jsonb_agg(offers_api_json(id) ORDER BY external_id), '[]') FROM offers "
+        f"WHERE institution_id = '{inst}' AND deleted_at IS NULL"))
+
+
+def test_loq_feed_gives_what_publishing_gives(mcxd, db, admin, feeds):
+    srv = mcxd("--harvest-tick-ms", "100")
+    add_partner(srv.port, admin, "sample.example", feeds.url("/sample.xml"))
+    p = wait_run(srv.port, admin, "sample.example")
+    assert p["last_run"]["status"] == "ok", p
+    assert p["offers"] == 2 and p["state"]["consecutive_failures"] == 0
+    harvested = offers_of(db, "sample.example")
+    for o in harvested:
+        assert o["provenance"]["partner"] == "sample.example" and o["provenance"]["fetched_at"]
+
+    # the same file published directly by an admin to another institution
+    mcx(db, "institution", "add", "direct.example", "--name", "Direct", "--country", "LT")
+    with open(SAMPLE, "rb") as f:
+        r = http(srv.port, "POST", "/api/v1/institutions/direct.example/catalogue",
+                 headers={**admin, "Content-Type": "application/xml"}, body=f.read())
+    assert r.status == 200 and r.json()["accepted"] == 2, r.text()
+    direct = offers_of(db, "direct.example")
+    assert [{k: o[k] for k in CONTENT} for o in harvested] == \
+        [{k: o[k] for k in CONTENT} for o in direct]
+    assert all(o["provenance"] is None for o in direct)
+
+    # unchanged feed → conditional GET → 304, nothing changes
+    p = trigger(srv.port, admin, "sample.example")
+    assert p["last_run"]["status"] == "not_modified", p
+    again = offers_of(db, "sample.example")
+    assert [(o["id"], o["version"], o["updated_at"]) for o in again] == \
+        [(o["id"], o["version"], o["updated_at"]) for o in harvested]
+
+
+def test_feed_changes_and_removals_follow(mcxd, db, admin, feeds):
+    srv = mcxd("--harvest-tick-ms", "100")
+    path = os.path.join(feeds.root, "moving.xml")
+    with open(path, "wb") as f:
+        f.write(mcx(db, "gen-loq", "5", "--institution", "moving.example", binary_out=True))
+    add_partner(srv.port, admin, "moving.example", feeds.url("/moving.xml"))
+    wait_run(srv.port, admin, "moving.example")
+    assert len(offers_of(db, "moving.example")) == 5
+    first = {o["external_id"]: o for o in offers_of(db, "moving.example")}
+
+    # 4 offers with another seed: every content changes, the 5th disappears
+    time.sleep(1.1)  # a new Last-Modified second
+    with open(path, "wb") as f:
+        f.write(mcx(db, "gen-loq", "4", "--institution", "moving.example", "--seed", "5",
+                    binary_out=True))
+    p = trigger(srv.port, admin, "moving.example")
+    assert p["last_run"]["status"] == "ok" and p["last_run"]["removed"] == 1, p
+    now = {o["external_id"]: o for o in offers_of(db, "moving.example")}
+    assert set(now) == set(first) - {"moving.example-MC-00005"}
+    assert all(now[k]["version"] == first[k]["version"] + 1 for k in now)
+    r = http(srv.port, "GET", "/api/v1/institutions/moving.example/offers/moving.example-MC-00005")
+    assert r.status == 404
+
+
+def test_broken_feeds_are_recorded_backed_off_and_keep_old_offers(mcxd, db, admin, feeds):
+    srv = mcxd("--harvest-tick-ms", "100", "--harvest-timeout-ms", "3000",
+               "--harvest-backoff-ms", "60000")
+    gaps = []
+    stop = threading.Event()
+
+    def probe():
+        while not stop.is_set():
+            t0 = time.monotonic()
+            r = http(srv.port, "GET", "/healthz")
+            gaps.append((time.monotonic() - t0, r.status))
+            time.sleep(0.02)
+
+    t = threading.Thread(target=probe)
+    t.start()
+    try:
+        # each partner first harvests a good feed...
+        for pid in ["hang.example", "fail.example", "junk.example"]:
+            add_partner(srv.port, admin, pid, feeds.url("/sample.xml"))
+        for pid in ["hang.example", "fail.example", "junk.example"]:
+            wait_run(srv.port, admin, pid)
+        # ...then its feed breaks
+        for pid, bad in [("hang.example", "/_hang/sample.xml"), ("fail.example", "/_500/sample.xml"),
+                         ("junk.example", "/_garbage/sample.xml")]:
+            db.query(f"UPDATE partners SET feed_url = '{feeds.url(bad)}', etag = NULL, "
+                     f"last_modified = NULL, next_attempt_at = now() WHERE id = '{pid}'")
+        add_partner(srv.port, admin, "good.example", feeds.url("/sample.xml"))
+        t0 = time.monotonic()
+        good = wait_run(srv.port, admin, "good.example")
+        assert time.monotonic() - t0 < 2.5, "a healthy partner must not wait for a hanging one"
+        assert good["last_run"]["status"] == "ok"
+        expect = {"hang.example": "timeout", "fail.example": "HTTP 500",
+                  "junk.example": "invalid document"}
+        for pid, why in expect.items():
+            p = wait_run(srv.port, admin, pid,
+                         lambda p: p["state"]["consecutive_failures"] >= 1, timeout=15)
+            assert why in p["state"]["last_error"], p
+            assert p["last_run"]["status"] == "failed" and why in p["last_run"]["error"]
+            # backoff: not before ~48 s (60 s − 20% jitter)
+            assert db.query(f"SELECT next_attempt_at > now() + interval '40 seconds' FROM partners "
+                            f"WHERE id = '{pid}'") == "t"
+            # the last good data stays served
+            assert p["offers"] == 2
+            assert len(offers_of(db, pid)) == 2
+    finally:
+        stop.set()
+        t.join()
+    assert all(status == 200 for _, status in gaps)
+    assert max(g for g, _ in gaps) < 0.1, f"/healthz took {max(g for g, _ in gaps):.3f}s"
+
+
+def rss_kb(pid):
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+
+
+def test_oversized_feed_is_aborted_at_the_limit(mcxd, db, admin, feeds):
+    limit = 16 * 1024 * 1024
+    srv = mcxd("--harvest-tick-ms", "100", "--harvest-max-body", str(limit),
+               "--harvest-timeout-ms", "60000")
+    before = rss_kb(srv.pid)
+    add_partner(srv.port, admin, "huge.example", feeds.url("/_big/200"))
+    p = wait_run(srv.port, admin, "huge.example", timeout=60)
+    assert p["last_run"]["status"] == "failed" and "too_large" in p["last_run"]["error"], p
+    assert rss_kb(srv.pid) - before < (limit + 32 * 1024 * 1024) // 1024
+
+
+def test_two_nodes_fetch_each_partner_once_per_interval(mcxd, db, admin, feeds):
+    a = mcxd("--harvest-tick-ms", "50")
+    b = mcxd("--harvest-tick-ms", "50")
+    ids = [f"p{i:02d}.example" for i in range(20)]
+    for i, pid in enumerate(ids):
+        shutil.copy(SAMPLE, os.path.join(feeds.root, f"{pid}.xml"))
+        add_partner((a if i % 2 else b).port, admin, pid, feeds.url(f"/{pid}.xml"), interval=60)
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        done = db.query("SELECT count(DISTINCT partner_id) FROM harvest_runs WHERE partner_id "
+                        "LIKE 'p__.example'")
+        if done == "20":
+            break
+        time.sleep(0.2)
+    time.sleep(2)  # anyone fetching twice would do it now
+    stats = feeds.stats()
+    counts = {pid: stats.get(f"/{pid}.xml", 0) for pid in ids}
+    assert all(c == 1 for c in counts.values()), counts
+    nodes = db.query("SELECT count(DISTINCT node) FROM harvest_runs WHERE partner_id LIKE 'p__.example'")
+    assert nodes == "2", "both nodes should have taken part"
+
+
+def test_partner_api_errors(mcxd, db, admin, feeds):
+    srv = mcxd()
+    assert_json_error(http(srv.port, "GET", "/api/v1/partners"), 401)
+    bad = [({"id": "X Y", "feed_url": "http://x/", "format": "loq"}, 422),
+           ({"id": "ok.example", "feed_url": "ftp://x/", "format": "loq"}, 422),
+           ({"id": "ok.example", "feed_url": "http://x/", "format": "rss"}, 422),
+           ({"id": "ok.example", "feed_url": "http://x/", "format": "loq", "interval_s": 1}, 422)]
+    for body, status in bad:
+        r = http(srv.port, "POST", "/api/v1/partners", headers=admin,
+                 body=json.dumps({"country": "LT", **body}).encode())
+        assert_json_error(r, status)
+    assert_json_error(http(srv.port, "POST", "/api/v1/partners", headers=admin, body=b"{"), 400)
+    add_partner(srv.port, admin, "dup.example", feeds.url("/sample.xml"))
+    r = http(srv.port, "POST", "/api/v1/partners", headers=admin,
+             body=json.dumps({"id": "dup.example", "feed_url": "http://x/", "format": "loq"}).encode())
+    assert_json_error(r, 409)
+    assert_json_error(http(srv.port, "GET", "/api/v1/partners/none.example", headers=admin), 404)
+    assert_json_error(http(srv.port, "POST", "/api/v1/partners/none.example/harvest", headers=admin), 404)
+    lst = http(srv.port, "GET", "/api/v1/partners", headers=admin).json()["items"]
+    assert "dup.example" in [p["id"] for p in lst]
