@@ -506,9 +506,6 @@ int httpsig_authorization_parse(const char *value, struct httpsig_params *out,
 
 /* ---- the EWP profile ---- */
 
-return false;
-}
-
 bool httpsig_header_is_signed(const struct httpsig_params *params, const char *name)
 {
     for (size_t i = 0; i < params->nheaders; i++) {
