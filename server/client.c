@@ -573,8 +573,10 @@ static int req_set_protocols(CURL *e, bool is_https)
 #if CURL_AT_LEAST_VERSION(7, 85, 0)
     const char *redir = is_https ? "https" : "http,https";
 
-    return (curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https") != CURLE_OK) |
-           (curl_easy_setopt(e, CURLOPT_REDIR_PROTOCOLS_STR, redir) != CURLE_OK);
+    int bad = curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https") != CURLE_OK;
+
+    bad |= curl_easy_setopt(e, CURLOPT_REDIR_PROTOCOLS_STR, redir) != CURLE_OK;
+    return bad;
 #else
     long redir = is_https ? CURLPROTO_HTTPS : CURLPROTO_HTTP | CURLPROTO_HTTPS;
 
