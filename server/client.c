@@ -424,8 +424,9 @@ static bool req_expects_body(const struct client_req *r)
 }
 
 /* End of a response's headers: refuse a body announced larger than max_body before a
- * byte of it arrives. (With Content-Encoding this is the encoded size, which for the
- * compressions curl knows is smaller than the decoded size the limit is about.) */
+ * byte of it arrives. (With Content-Encoding this is the encoded size; compression
+ * adds at most a few bytes per 64 KiB, so the decoded body would be over the limit too,
+ * give or take that much.) */
 static int req_check_announced(struct client_req *r)
 {
     long long len;
@@ -572,17 +573,17 @@ static int req_set_protocols(CURL *e, bool is_https)
 {
 #if CURL_AT_LEAST_VERSION(7, 85, 0)
     const char *redir = is_https ? "https" : "http,https";
-
     int bad = curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https") != CURLE_OK;
 
     bad |= curl_easy_setopt(e, CURLOPT_REDIR_PROTOCOLS_STR, redir) != CURLE_OK;
     return bad;
 #else
     long redir = is_https ? CURLPROTO_HTTPS : CURLPROTO_HTTP | CURLPROTO_HTTPS;
+    int bad = curl_easy_setopt(e, CURLOPT_PROTOCOLS, (long)(CURLPROTO_HTTP | CURLPROTO_HTTPS)) !=
+              CURLE_OK;
 
-    return (curl_easy_setopt(e, CURLOPT_PROTOCOLS, (long)(CURLPROTO_HTTP | CURLPROTO_HTTPS)) !=
-            CURLE_OK) |
-           (curl_easy_setopt(e, CURLOPT_REDIR_PROTOCOLS, redir) != CURLE_OK);
+    bad |= curl_easy_setopt(e, CURLOPT_REDIR_PROTOCOLS, redir) != CURLE_OK;
+    return bad;
 #endif
 }
 
@@ -689,9 +690,7 @@ static int req_setup(struct client_req *r, const struct client_request *req)
         die("curl_easy_init");
     if (req_set_options(r, req) != 0 ||
         req_set_method(r, method, req->body, req->body_len, has_body) != 0) {
-        message_set(r->message, sizeof(r->message),
-                    "libcurl refused an option (built without "
-                    "http/https or too old)");
+        message_set(r->message, sizeof(r->message), "libcurl refused an option (too old?)");
         return -1;
     }
     return 0;
@@ -921,10 +920,13 @@ static void client_destroy(struct http_client *c)
 {
     struct client_sock *s;
 
-    /* curl may still report sockets (cached connections) to close while cleaning up. */
-    curl_multi_cleanup(c->multi);
+    /* Our events go first, while their sockets are still open, and curl is told to stop
+     * calling back: it may still close cached connections while it cleans up. */
+    curl_multi_setopt(c->multi, CURLMOPT_SOCKETFUNCTION, (curl_socket_callback)NULL);
+    curl_multi_setopt(c->multi, CURLMOPT_TIMERFUNCTION, (curl_multi_timer_callback)NULL);
     while ((s = TAILQ_FIRST(&c->socks)) != NULL)
         sock_free(s);
+    curl_multi_cleanup(c->multi);
     event_free(c->timer);
     event_free(c->kick);
     free(c);
@@ -943,8 +945,11 @@ void client_free(struct http_client *c)
 struct client_req *client_fetch(struct http_client *c, const struct client_request *req,
                                 client_done_cb cb, void *arg)
 {
-    struct client_req *r = xcalloc(1, sizeof(*r));
+    struct client_req *r;
 
+    if (c->is_dead)
+        return NULL; /* a callback of this client freed it and then asked for more */
+    r = xcalloc(1, sizeof(*r));
     r->c = c;
     r->cb = cb;
     r->arg = arg;

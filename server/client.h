@@ -99,7 +99,8 @@ void client_free(struct http_client *c);
 /*
  * Starts a transfer. cb runs exactly once, on a later loop turn (never inside this
  * call, even when the request is invalid), unless the transfer is cancelled or the
- * client freed first. The returned handle is valid until cb has returned.
+ * client freed first. The returned handle is valid until cb has returned. NULL only
+ * when a callback has freed this client and still asks it for more.
  */
 struct client_req *client_fetch(struct http_client *c, const struct client_request *req,
                                 client_done_cb cb, void *arg);

@@ -17,6 +17,7 @@
 
 #include <event2/event.h>
 
+#include "catalogue/feeds.h"
 #include "catalogue/harvest.h"
 #include "catalogue/loq.h"
 #include "catalogue/partners.h"
@@ -139,6 +140,7 @@ static int app_init(struct mcxd *app, const struct mcx_config *cfg, int worker,
     ops_routes_add(app);
     publish_routes_add(app);
     partners_routes_add(app);
+    feeds_routes_add(app);
     http_server_set_fallback(app->http, static_serve, app->web);
     return http_server_listen(app->http, cfg->listen, cfg->workers > 1, err);
 }

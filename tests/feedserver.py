@@ -20,6 +20,7 @@ With --tls it speaks HTTPS with a fresh self-signed certificate for "localhost"
     GET /_gzip/PATH           the file with Content-Encoding: gzip
     GET /_redirect/N/PATH     N redirects (302), then the file
     GET /_goto?url=URL        302 to any URL (e.g. file:///etc/passwd)
+    GET /_headers/N           200 with N extra response headers
     GET /_big/N               N MiB of valid-looking XML made on the fly, with
                               Content-Length; ?chunked: without it (chunked);
                               ?gzip: chunked and gzip-encoded (a small download
@@ -28,7 +29,6 @@ With --tls it speaks HTTPS with a fresh self-signed certificate for "localhost"
 
 import argparse
 import email.utils
-import hashlib
 import json
 import mimetypes
 import os
@@ -96,7 +96,7 @@ class Handler(BaseHTTPRequestHandler):
         handler = {
             "_hang": self.hang, "_500": self.error_500, "_garbage": self.garbage,
             "_truncated": self.truncated, "_slow": self.slow, "_gzip": self.gzipped,
-            "_redirect": self.redirect_n, "_big": self.big,
+            "_redirect": self.redirect_n, "_big": self.big, "_headers": self.many_headers,
         }.get(prefix)
         if handler is None:
             return self.serve_file(path)
@@ -245,6 +245,13 @@ class Handler(BaseHTTPRequestHandler):
         if int(n) == 0:
             return self.serve_file("/" + path)
         return self.redirect("/_redirect/%d/%s" % (int(n) - 1, path))
+
+    def many_headers(self, rest, _):
+        n = rest[1:]
+        if not n.isdigit() or int(n) > 10000:
+            return self.send_body(404, b"not found\n")
+        self.send_body(200, b"ok\n", "text/plain",
+                       [("X-Filler-%d" % i, "v%d" % i) for i in range(int(n))])
 
     def big(self, rest, query):
         n = rest[1:]

@@ -59,6 +59,8 @@ struct got {
     char location[512];
     char effective_url[512];
     bool is_header_lookup_ok; /* "etag" and "ETAG" give the same value, absent gives NULL */
+    bool has_filler;          /* "x-filler-89: v89" from /_headers/90 */
+    bool is_refetch_null;     /* client_fetch on the client just freed gave NULL */
     int64_t at_us;
     long rss_kb;                 /* VmRSS while the response body was still held */
     struct client_req *self;     /* the handle client_fetch returned */
@@ -258,12 +260,18 @@ static void on_done(const struct client_response *resp, void *arg)
     mcx_strlcpy(g->effective_url, resp->effective_url != NULL ? resp->effective_url : "",
                 sizeof(g->effective_url));
     g->is_header_lookup_ok = lower == upper && client_response_header(resp, "X-Absent") == NULL;
+    g->has_filler = client_response_header(resp, "x-filler-89") != NULL &&
+                    strcmp(client_response_header(resp, "x-filler-89"), "v89") == 0;
     if (g->cancel != NULL)
         client_cancel(g->cancel);
     if (g->is_cancelling_self)
         client_cancel(g->self); /* a no-op by contract: no double free under asan */
-    if (g->to_free != NULL)
+    if (g->to_free != NULL) {
+        struct client_request again;
+        client_request_init(&again, "http://127.0.0.1:1/");
         client_free(g->to_free);
+        g->is_refetch_null = client_fetch(g->to_free, &again, on_done, NULL) == NULL;
+    }
 }
 
 static void url_of(const struct feed *f, const char *path, char *out, size_t size)
@@ -496,6 +504,20 @@ static void test_statuses(struct itest *t)
     got_init(&g);
     run(t, &req, &g, 5000);
     CHECK(t, g.result == CLIENT_OK && g.status == 200 && body_is_sample(t, &g));
+    got_cleanup(&g);
+
+    /* Response headers are bounded: 90 are kept, 150 end the transfer. */
+    get(t, "/_headers/90", &req, url, sizeof(url));
+    got_init(&g);
+    run(t, &req, &g, 5000);
+    CHECK(t, g.result == CLIENT_OK && g.status == 200 && g.has_filler);
+    got_cleanup(&g);
+
+    get(t, "/_headers/150", &req, url, sizeof(url));
+    got_init(&g);
+    run(t, &req, &g, 5000);
+    note_got("150 headers", &g);
+    CHECK(t, g.calls == 1 && g.result == CLIENT_ERR_PROTOCOL && g.body.len == 0);
     got_cleanup(&g);
 
     get(t, "/_truncated" SAMPLE, &req, url, sizeof(url));
@@ -998,6 +1020,7 @@ static void test_free_in_callback(struct itest *t)
     g[3].to_free = c;
     loop_for(t, 2000);
     CHECK(t, g[0].calls + g[3].calls == 1); /* whichever came first freed the client */
+    CHECK(t, g[0].is_refetch_null || g[3].is_refetch_null);
     CHECK(t, g[1].calls == 0 && g[2].calls == 0);
     for (int i = 0; i < 4; i++)
         got_cleanup(&g[i]);
@@ -1014,7 +1037,7 @@ static void test_free_in_callback(struct itest *t)
     g[0].to_free = c;
     g[1].to_free = c;
     loop_for(t, 1500);
-    CHECK(t, g[0].calls == 1 && g[1].calls == 0 && g[2].calls == 0);
+    CHECK(t, g[0].calls == 1 && g[0].is_refetch_null && g[1].calls == 0 && g[2].calls == 0);
     for (int i = 0; i < 4; i++)
         got_cleanup(&g[i]);
 }

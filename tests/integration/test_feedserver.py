@@ -129,6 +129,11 @@ def test_big_is_exact_and_well_formed(server):
     assert request(server, "/_big/0")[0] == 404
 
 
+def test_many_headers(server):
+    status, headers, body = request(server, "/_headers/90")
+    assert status == 200 and headers["X-Filler-89"] == "v89" and body == b"ok\n"
+
+
 def test_hang_and_slow_answer_nothing_quickly(server):
     with socket.create_connection(("127.0.0.1", server), timeout=5) as s:
         s.sendall(b"GET /_hang/x HTTP/1.1\r\nHost: x\r\n\r\n")

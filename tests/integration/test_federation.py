@@ -1,0 +1,137 @@
+"""Two mcx nodes federating (issue 6, acceptance 1): node B harvests node A's LOQ
+feed; an offer published on A appears on B with its provenance, a change on A
+updates it on B, a deletion on A tombstones it on B (404, deleted in B's
+replication feed). Also A's feeds themselves: valid LOQ, conditional GET."""
+
+import json
+import os
+import shutil
+import subprocess
+import time
+
+import pytest
+
+import mcxtest
+from mcxtest import assert_json_error, http
+
+XSD = os.path.join(mcxtest.source_dir(), "schemas", "loq", "loq.xsd")
+
+
+def mcx(db, *args, binary=False):
+    r = subprocess.run([mcxtest.mcx_binary(), *args], capture_output=True,
+                       env=mcxtest.child_env({"MCX_DATABASE_URL": db.url}), timeout=120)
+    assert r.returncode == 0, r.stderr
+    return r.stdout if binary else r.stdout.decode().strip()
+
+
+@pytest.fixture(scope="module")
+def db_b(request):
+    d = mcxtest.Database(mcxtest.shared_conninfo("postgres"), "test_federation_b")
+    d.create(migrate=True)
+    yield d
+    d.drop()
+
+
+def bearer(token):
+    return {"Authorization": f"Bearer {token}"}
+
+
+def offers(port, db, inst):
+    rows = json.loads(db.query("SELECT coalesce(jsonb_agg(offers_api_json(id) ORDER BY external_id),"
+                               f" '[]') FROM offers WHERE institution_id = '{inst}' "
+                               "AND deleted_at IS NULL"))
+    return {o["external_id"]: o for o in rows}
+
+
+def wait_for(pred, timeout, what):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        v = pred()
+        if v:
+            return v
+        time.sleep(0.2)
+    raise AssertionError(f"{what} within {timeout}s")
+
+
+def test_node_b_follows_node_a(mcxd, db, db_b, tmp_path):
+    mcx(db, "institution", "add", "vdu.lt", "--name", "Vytautas Magnus University", "--country",
+        "LT", "--home")
+    mcx(db, "user", "add", "pub@vdu.lt", "--role", "publisher", "--institution", "vdu.lt")
+    pub = bearer(mcx(db, "token", "create", "--user", "pub@vdu.lt"))
+    mcx(db_b, "user", "add", "admin@b.test", "--role", "admin")
+    admin_b = bearer(mcx(db_b, "token", "create", "--user", "admin@b.test"))
+
+    a = mcxd("--harvest", "off")
+    b = mcxd("--database-url", db_b.url, "--harvest-tick-ms", "100")
+    r = http(a.port, "POST", "/api/v1/institutions/vdu.lt/catalogue", body=mcx(
+        db, "gen-loq", "5", "--institution", "vdu.lt", binary=True),
+        headers={**pub, "Content-Type": "application/xml"})
+    assert r.status == 200 and r.json()["accepted"] == 5, r.text()
+
+    # A's feed validates and answers conditional GETs
+    feed = http(a.port, "GET", "/feeds/institutions/vdu.lt/loq.xml")
+    assert feed.status == 200 and feed.header("ETag")
+    f = tmp_path / "feed.xml"
+    f.write_bytes(feed.body)
+    if shutil.which("xmllint"):
+        v = subprocess.run(["xmllint", "--nonet", "--noout", "--schema", XSD, str(f)],
+                           capture_output=True, text=True, timeout=120)
+        assert v.returncode == 0, v.stderr[-2000:]
+    again = http(a.port, "GET", "/feeds/institutions/vdu.lt/loq.xml",
+                 headers={"If-None-Match": feed.header("ETag")})
+    assert again.status == 304
+    node_feed = http(a.port, "GET", "/feeds/loq.xml")
+    assert node_feed.status == 200 and node_feed.body.count(b"<learningOpportunity ") == 5
+    assert_json_error(http(a.port, "GET", "/feeds/institutions/nope.example/loq.xml"), 404)
+
+    # B registers A's feed; the first harvest is due at once
+    body = json.dumps({"id": "vdu.lt", "name": "Vytautas Magnus University", "country": "LT",
+                       "feed_url": f"http://127.0.0.1:{a.port}/feeds/institutions/vdu.lt/loq.xml",
+                       "format": "loq", "interval_s": 10}).encode()
+    r = http(b.port, "POST", "/api/v1/partners", headers=admin_b, body=body)
+    assert r.status == 201, r.text()
+    got = wait_for(lambda: len(offers(b.port, db_b, "vdu.lt")) == 5 and offers(b.port, db_b, "vdu.lt"),
+                   10, "B has A's 5 offers")
+    one = http(b.port, "GET", "/api/v1/institutions/vdu.lt/offers/vdu.lt-MC-00001").json()
+    assert one["provenance"]["partner"] == "vdu.lt" and one["provenance"]["fetched_at"]
+    mine = offers(a.port, db, "vdu.lt")
+    keys = ["title", "description", "isced", "eqf", "ects", "mode", "starts", "learning_outcomes"]
+    assert all({k: got[x][k] for k in keys} == {k: mine[x][k] for k in keys} for x in mine)
+
+    # changed on A → updated on B within one interval (10 s), no trigger
+    r = http(a.port, "POST", "/api/v1/institutions/vdu.lt/catalogue", body=mcx(
+        db, "gen-loq", "5", "--institution", "vdu.lt", "--seed", "8", binary=True),
+        headers={**pub, "Content-Type": "application/xml"})
+    assert r.json()["accepted"] == 5
+    wait_for(lambda: all(o["version"] == 2 for o in offers(b.port, db_b, "vdu.lt").values()),
+             14, "B updated")
+
+    # deleted on A → tombstoned on B
+    r = http(a.port, "DELETE", "/api/v1/institutions/vdu.lt/offers/vdu.lt-MC-00003", headers=pub)
+    assert r.status == 204
+    r = http(b.port, "POST", "/api/v1/partners/vdu.lt/harvest", headers=admin_b)
+    assert r.status == 202
+    wait_for(lambda: "vdu.lt-MC-00003" not in offers(b.port, db_b, "vdu.lt"), 10, "B tombstoned")
+    assert_json_error(http(b.port, "GET", "/api/v1/institutions/vdu.lt/offers/vdu.lt-MC-00003"), 404)
+    rep = http(b.port, "GET", "/api/v1/replication/offers").json()
+    gone = [o for o in rep["offers"] if o["external_id"] == "vdu.lt-MC-00003"]
+    assert gone and gone[0]["deleted"] is True and gone[0]["partner"] == "vdu.lt"
+
+
+def test_replication_paging_and_errors(mcxd, db):
+    srv = mcxd("--harvest", "off")
+    seen, cursor = [], None
+    while True:
+        path = "/api/v1/replication/offers?limit=2" + (f"&cursor={cursor}" if cursor else "")
+        page = http(srv.port, "GET", path).json()
+        seen += [o["id"] for o in page["offers"]]
+        cursor = page["next"]
+        if cursor is None:
+            break
+    assert len(seen) == len(set(seen)) == int(db.query("SELECT count(*) FROM offers"))
+    later = http(srv.port, "GET", "/api/v1/replication/offers?modified_since=2999-01-01T00:00:00Z")
+    assert later.json()["offers"] == []
+    assert_json_error(http(srv.port, "GET", "/api/v1/replication/offers?modified_since=yesterday"),
+                      400)
+    assert_json_error(http(srv.port, "GET", "/api/v1/replication/offers?limit=0"), 400)
+    assert_json_error(http(srv.port, "GET", "/api/v1/replication/offers?cursor=nonsense"), 400)
