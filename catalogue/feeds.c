@@ -13,6 +13,7 @@
 #include "catalogue/loq.h"
 #include "catalogue/offer.h"
 #include "catalogue/offer_json.h"
+#include "catalogue/sigauth.h"
 #include "catalogue/store.h"
 #include "server/db.h"
 #include "server/http.h"
@@ -38,6 +39,7 @@ struct feed {
     struct http_request *req;
     struct mcxd *app;
     struct db_op *op;
+    struct sigauth_op *sig;
     const char *inst; /* NULL: the node's feed */
     char etag[80];
 };
@@ -47,6 +49,7 @@ static void feed_cancel(void *data)
     struct feed *f = data;
 
     db_op_cancel(f->op);
+    sigauth_cancel(f->sig);
     free(f);
 }
 
@@ -135,16 +138,45 @@ static void feed_state(struct db_result *res, const struct db_error *err, void *
     f->op = db_query(f->app->pool, docs_sql, 1, params, feed_docs, f);
 }
 
+static void feed_query(struct feed *f)
+{
+    const char *params[1] = {f->inst};
+
+    f->op = db_query(f->app->pool, state_sql, 1, params, feed_state, f);
+}
+
+/* Feeds are public, but a signed request must carry a valid signature: a partner
+ * node that signs expects its identity to be checked (EWP cliauth). */
+static void feed_signed(const char *partner, int status, const char *code, const char *message,
+                        void *arg)
+{
+    struct feed *f = arg;
+    struct http_request *req;
+
+    f->sig = NULL;
+    if (partner != NULL) {
+        feed_query(f);
+        return;
+    }
+    req = feed_detach(f);
+    if (status == 401)
+        http_response_header(req, "WWW-Authenticate", "Signature");
+    http_reply_error(req, status, code, "%s", message);
+    free(f);
+}
+
 static void feed_start(struct http_request *req, struct mcxd *app, const char *inst)
 {
     struct feed *f = xcalloc(1, sizeof(*f));
-    const char *params[1] = {inst};
 
     f->req = req;
     f->app = app;
     f->inst = inst;
     http_request_on_cancel(req, feed_cancel, f);
-    f->op = db_query(app->pool, state_sql, 1, params, feed_state, f);
+    if (sigauth_is_signed(req))
+        f->sig = sigauth_begin(app, req, feed_signed, f);
+    else
+        feed_query(f);
 }
 
 static void handle_node_feed(struct http_request *req, void *arg)

@@ -20,6 +20,7 @@
 #include "catalogue/store.h"
 #include "server/client.h"
 #include "server/db.h"
+#include "server/httpsig.h"
 #include "server/mcxd.h"
 
 struct job {
@@ -294,11 +295,50 @@ static void job_fetched(const struct client_response *resp, void *arg)
         job_fail(j, "harvesting format %s is not supported by this node", j->format);
 }
 
+/*
+ * Signs the feed request with the node key (EWP HTTP Signatures: (request-target),
+ * host, date, digest, x-request-id), so a partner can tell which node asks.
+ */
+static int job_sign(struct job *j, struct httpsig_signed *out)
+{
+    const char *scheme_end = strstr(j->feed_url, "://");
+    const char *host, *slash;
+    char hostbuf[256];
+    struct mcx_error err;
+
+    if (scheme_end == NULL)
+        return -1;
+    host = scheme_end + 3;
+    slash = strchr(host, '/');
+    size_t hlen = slash ? (size_t)(slash - host) : strlen(host);
+    if (hlen == 0 || hlen >= sizeof(hostbuf))
+        return -1;
+    memcpy(hostbuf, host, hlen);
+    hostbuf[hlen] = '\0';
+    struct httpsig_sign_input in = {
+        .method = "GET",
+        .target = slash ? slash : "/",
+        .host = hostbuf,
+        .body = NULL,
+        .body_len = 0,
+        .request_id = NULL,
+        .now = time(NULL),
+    };
+    if (httpsig_request_sign(&in, j->h->app->node_key, out, &err) != 0) {
+        fprintf(stderr, "{\"level\":\"error\",\"msg\":\"cannot sign the feed request: %s\"}\n",
+                err.message);
+        return -1;
+    }
+    return 0;
+}
+
 static void job_start(struct harvester *h, struct db_result *res, int row)
 {
     struct job *j = xcalloc(1, sizeof(*j));
     struct client_request req;
-    struct client_header hdr[2];
+    struct client_header hdr[6];
+    struct httpsig_signed sig;
+    bool is_signed = false;
     size_t nh = 0;
     long n;
 
@@ -321,11 +361,21 @@ static void job_start(struct harvester *h, struct db_result *res, int row)
     if (j->last_modified != NULL)
         hdr[nh++] = (struct client_header){"If-Modified-Since", j->last_modified};
     client_request_init(&req, j->feed_url);
+    if (h->app->node_key != NULL && job_sign(j, &sig) == 0) {
+        hdr[nh++] = (struct client_header){"Date", sig.date};
+        hdr[nh++] = (struct client_header){"Digest", sig.digest};
+        hdr[nh++] = (struct client_header){"X-Request-Id", sig.request_id};
+        hdr[nh++] = (struct client_header){"Authorization", sig.authorization};
+        req.max_redirects = 0; /* a signature must not travel to another host */
+        is_signed = true;
+    }
     req.headers = hdr;
     req.nheaders = nh;
     req.timeout_ms = h->cfg.timeout_ms;
     req.max_body = h->cfg.max_body;
     j->fetch = client_fetch(h->app->client, &req, job_fetched, j);
+    if (is_signed)
+        httpsig_signed_cleanup(&sig);
 }
 
 /* ---- claiming ---- */

@@ -11,6 +11,7 @@
 
 #include "catalogue/harvest.h"
 #include "server/auth.h"
+#include "server/httpsig.h"
 #include "server/db.h"
 #include "server/http.h"
 #include "server/json.h"
@@ -47,8 +48,8 @@ static const char add_sql[] =
     "WITH inst AS (INSERT INTO institutions (id, name, country) "
     "  SELECT $1, jsonb_build_object('en', coalesce(nullif($2, ''), $1)), upper($3) "
     "  WHERE NOT EXISTS (SELECT 1 FROM institutions WHERE id = $1) RETURNING id), "
-    "p AS (INSERT INTO partners (id, feed_url, format, public_key, interval_s) "
-    "  SELECT $1, $4, $5, nullif($6, ''), $7::int "
+    "p AS (INSERT INTO partners (id, feed_url, format, public_key, interval_s, key_id) "
+    "  SELECT $1, $4, $5, nullif($6, ''), $7::int, nullif($9, '') "
     "  WHERE EXISTS (SELECT 1 FROM inst) OR EXISTS (SELECT 1 FROM institutions WHERE id = $1) "
     "  ON CONFLICT (id) DO NOTHING RETURNING id), "
     "a AS (INSERT INTO audit_log (actor, action, entity, entity_id, details) "
@@ -66,13 +67,13 @@ struct preq {
     struct db_op *dbop;
     char actor[64];
     int ok_status; /* 200, 201 after a create, 202 after a trigger */
-    char *params[8];
+    char *params[10];
     int nparams;
 };
 
 static void preq_free(struct preq *p)
 {
-    for (int i = 0; i < p->nparams; i++)
+    for (size_t i = 0; i < MCX_ARRAY_LEN(p->params); i++)
         free(p->params[i]);
     free(p);
 }
@@ -190,6 +191,25 @@ static int parse_add(struct preq *p)
     return 0;
 }
 
+/* A public key must be a usable RSA key: its keyId is what signed requests name. */
+static int partner_key_id(struct preq *p)
+{
+    const char *pem = p->params[5];
+    struct mcx_error err;
+    char key_id[HTTPSIG_KEY_ID_SIZE];
+    EVP_PKEY *key = httpsig_key_read_public(pem, strlen(pem), &err);
+
+    if (key == NULL || httpsig_key_id_compute(key, key_id, &err) != 0) {
+        EVP_PKEY_free(key);
+        http_reply_error(p->req, 422, "validation_failed", "public_key: %s", err.message);
+        return -1;
+    }
+    EVP_PKEY_free(key);
+    free(p->params[8]);
+    p->params[8] = xstrdup(key_id); /* $9 */
+    return 0;
+}
+
 static int check_add(struct preq *p)
 {
     struct http_request *req = p->req;
@@ -210,6 +230,8 @@ static int check_add(struct preq *p)
         http_reply_error(req, 422, "validation_failed", "format is loq, elm, ewp or mcx");
         return -1;
     }
+    if (p->params[5][0] != '\0' && partner_key_id(p) != 0)
+        return -1;
     if (!partners_format_is_supported(format)) {
         http_reply_error(req, 422, "unsupported_format",
                          "this node cannot harvest format %s yet; publish a LOQ feed (loq)",
@@ -252,6 +274,9 @@ static void authed(const struct auth_user *user, int status, const char *message
         }
         http_request_on_cancel(req, preq_cancel, p);
         p->params[p->nparams++] = xstrdup(p->actor);
+        if (p->params[8] == NULL)
+            p->params[8] = xstrdup("");
+        p->nparams = 9; /* $9: the keyId, "" without a key */
         p->dbop = db_query(p->app->pool, add_sql, p->nparams, (const char *const *)p->params,
                            step_done, p);
         return;

@@ -18,6 +18,7 @@
 #include "catalogue/loq.h"
 #include "catalogue/offer.h"
 #include "catalogue/offer_json.h"
+#include "catalogue/sigauth.h"
 #include "catalogue/store.h"
 #include "server/auth.h"
 #include "server/db.h"
@@ -37,8 +38,9 @@ struct pub {
     enum pub_kind kind;
     enum pub_format format;
     struct auth_op *auth;
+    struct sigauth_op *sig;
     struct db_op *op;
-    char actor[64];
+    char actor[160];
     bool replace;
     struct loq_doc doc;
     bool has_doc;
@@ -129,6 +131,7 @@ static void pub_cancel(void *data)
     struct pub *p = data;
 
     auth_op_cancel(p->auth);
+    sigauth_cancel(p->sig);
     db_op_cancel(p->op);
     pub_free(p);
 }
@@ -418,6 +421,8 @@ static void delete_store(struct pub *p)
 
 /* ---- the common front: authenticate, authorise, parse, store ---- */
 
+static void pub_proceed(struct pub *p);
+
 static void pub_authed(const struct auth_user *user, int status, const char *message, void *arg)
 {
     struct pub *p = arg;
@@ -435,6 +440,38 @@ static void pub_authed(const struct auth_user *user, int status, const char *mes
         return;
     }
     snprintf(p->actor, sizeof(p->actor), "user:%s", user->id);
+    pub_proceed(p);
+}
+
+/* A signed push: the partner whose key signed it may write its own institution. */
+static void pub_signed(const char *partner, int status, const char *code, const char *message,
+                       void *arg)
+{
+    struct pub *p = arg;
+    struct http_request *req;
+
+    p->sig = NULL;
+    if (partner == NULL) {
+        req = pub_detach(p);
+        if (status == 401)
+            http_response_header(req, "WWW-Authenticate", "Signature");
+        http_reply_error(req, status, code, "%s", message);
+        pub_free(p);
+        return;
+    }
+    if (strcmp(partner, http_request_param(p->req, "id")) != 0) {
+        http_reply_error(pub_detach(p), 403, "forbidden",
+                         "partner %s may publish only its own offers", partner);
+        pub_free(p);
+        return;
+    }
+    snprintf(p->actor, sizeof(p->actor), "partner:%s", partner);
+    pub_proceed(p);
+}
+
+/* Authenticated and authorised: do the work. */
+static void pub_proceed(struct pub *p)
+{
     if (p->kind == PUB_DELETE) {
         delete_store(p);
         return;
@@ -506,8 +543,11 @@ static void pub_start(struct http_request *req, struct mcxd *app, enum pub_kind 
         p->replace = mode != NULL && strcmp(mode, "replace") == 0;
     }
     http_request_on_cancel(req, pub_cancel, p);
-    p->auth = auth_bearer_begin(app->base, app->pool, http_request_header(req, "Authorization"),
-                                pub_authed, p);
+    if (sigauth_is_signed(req))
+        p->sig = sigauth_begin(app, req, pub_signed, p);
+    else
+        p->auth = auth_bearer_begin(app->base, app->pool, http_request_header(req, "Authorization"),
+                                    pub_authed, p);
 }
 
 static void handle_put(struct http_request *req, void *arg)

@@ -34,6 +34,9 @@ static const struct opt opts[] = {
     {"loq-schemas", "MCX_LOQ_SCHEMAS", OPT_STRING, OFF(loq_schema_dir), 0, 0, "DIR",
      "Europass LOQ XSDs that published documents are validated against (default "
      "./schemas/loq)"},
+    {"node-key", "MCX_NODE_KEY", OPT_STRING, OFF(node_key), 0, 0, "FILE",
+     "this node's RSA private key (PEM, `mcx key generate`): signs partner feed requests "
+     "(EWP HTTP Signatures)"},
     {"pool-size", "MCX_POOL_SIZE", OPT_LONG, OFF(pool_size), 1, 1000, "N",
      "PostgreSQL connections per worker (default 8)"},
     {"pool-queue", "MCX_POOL_QUEUE", OPT_LONG, OFF(pool_queue), 0, 1000000, "N",
@@ -91,6 +94,7 @@ void config_init(struct mcx_config *cfg)
     cfg->web_root = xstrdup("web");
     cfg->schema_dir = xstrdup("schemas/sql");
     cfg->loq_schema_dir = xstrdup("schemas/loq");
+    cfg->node_key = xstrdup("");
     cfg->tls_cert = xstrdup("");
     cfg->tls_key = xstrdup("");
     cfg->pool_size = 8;

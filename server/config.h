@@ -17,6 +17,7 @@ struct mcx_config {
     char *web_root;
     char *schema_dir;
     char *loq_schema_dir;
+    char *node_key;
     char *tls_cert;
     char *tls_key;
     long pool_size;

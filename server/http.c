@@ -681,6 +681,24 @@ const char *http_request_header(const struct http_request *req, const char *name
     return http_head_get(&req->head, name);
 }
 
+const char *http_request_header_nth(const struct http_request *req, const char *name, size_t nth)
+{
+    for (int i = 0; i < req->head.nheaders; i++)
+        if (strcasecmp(req->head.headers[i].name, name) == 0 && nth-- == 0)
+            return req->head.headers[i].value;
+    return NULL;
+}
+
+const char *http_request_target_raw(const struct http_request *req)
+{
+    return req->head.target;
+}
+
+const char *http_request_method_name(const struct http_request *req)
+{
+    return req->head.method_name;
+}
+
 const char *http_request_param(const struct http_request *req, const char *name)
 {
     return route_match_param(&req->match, name);

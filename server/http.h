@@ -74,6 +74,11 @@ const char *http_request_query_string(const struct http_request *req);
 /* First value of a query parameter, decoded; owned by the request. NULL if absent. */
 const char *http_request_query(struct http_request *req, const char *name);
 const char *http_request_header(const struct http_request *req, const char *name);
+/* The nth (0-based) header field with this name, in the order received. */
+const char *http_request_header_nth(const struct http_request *req, const char *name, size_t nth);
+/* The request-target exactly as received (not decoded), e.g. for signatures. */
+const char *http_request_target_raw(const struct http_request *req);
+const char *http_request_method_name(const struct http_request *req);
 /* A {name} path parameter of the matched route, decoded. */
 const char *http_request_param(const struct http_request *req, const char *name);
 const char *http_request_id(const struct http_request *req);

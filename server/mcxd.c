@@ -25,6 +25,7 @@
 #include "server/client.h"
 #include "server/db.h"
 #include "server/http.h"
+#include "server/httpsig.h"
 #include "server/metrics.h"
 #include "server/migrate.h"
 #include "server/ops.h"
@@ -36,6 +37,7 @@
 /* What every worker shares, made once before they fork (copy-on-write after). */
 struct shared {
     void *tls;                     /* SSL_CTX *, or NULL for plain HTTP */
+    void *node_key;                /* EVP_PKEY *, or NULL: feed requests go unsigned */
     const struct loq_schemas *loq; /* the LOQ XSDs, slow to parse */
 };
 
@@ -111,6 +113,7 @@ static int app_init(struct mcxd *app, const struct mcx_config *cfg, int worker,
     app->cfg = cfg;
     app->worker = worker;
     app->loq = sh->loq;
+    app->node_key = sh->node_key;
     node_name(app->node, sizeof(app->node), worker);
     app->started_us = mcx_now_us();
     app->base = event_base_new();
@@ -328,6 +331,11 @@ static int shared_load(const struct mcx_config *cfg, struct shared *sh)
         fprintf(stderr, "mcxd: %s\n", err.message);
         return -1;
     }
+    if (cfg->node_key[0] != '\0' &&
+        (sh->node_key = httpsig_key_load_private(cfg->node_key, &err)) == NULL) {
+        fprintf(stderr, "mcxd: --node-key %s: %s\n", cfg->node_key, err.message);
+        return -1;
+    }
     sh->loq = loq_schemas_load(cfg->loq_schema_dir, &err);
     /* The default is relative to the working directory; a build run from
      * elsewhere (tests, bench) still finds the copy in its source tree. */
@@ -344,6 +352,7 @@ static int shared_load(const struct mcx_config *cfg, struct shared *sh)
 static void shared_free(struct shared *sh)
 {
     client_global_cleanup();
+    EVP_PKEY_free(sh->node_key);
     http_tls_ctx_free(sh->tls);
     loq_schemas_free((struct loq_schemas *)sh->loq);
 }

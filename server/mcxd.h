@@ -33,6 +33,7 @@ struct mcxd {
     struct static_files *web;
     const struct loq_schemas *loq; /* loaded once before the workers fork */
     struct http_client *client;    /* outgoing HTTP (partner feeds) */
+    void *node_key;                /* EVP_PKEY * signing outgoing requests, or NULL */
     struct harvester *harvester;   /* NULL with --harvest off */
     int64_t started_us;
 };

@@ -135,3 +135,36 @@ def test_replication_paging_and_errors(mcxd, db):
                       400)
     assert_json_error(http(srv.port, "GET", "/api/v1/replication/offers?limit=0"), 400)
     assert_json_error(http(srv.port, "GET", "/api/v1/replication/offers?cursor=nonsense"), 400)
+
+
+def test_signed_harvest_is_verified_by_the_feed(mcxd, db, db_b, tmp_path):
+    # B's node key is registered at A (as partner b.example); C's is not.
+    keys = {}
+    for name in ["b", "c"]:
+        key_id = mcx(db, "key", "generate", "--out", str(tmp_path / name))
+        keys[name] = (key_id, tmp_path / name / "private.pem",
+                      (tmp_path / name / "public.pem").read_text())
+    mcx(db, "user", "add", "admin@a.test", "--role", "admin")
+    admin_a = bearer(mcx(db, "token", "create", "--user", "admin@a.test"))
+    a = mcxd("--harvest", "off")
+    body = json.dumps({"id": "b.example", "name": "Node B", "country": "LT", "format": "loq",
+                       "feed_url": "http://127.0.0.1:9/unused.xml",
+                       "public_key": keys["b"][2]}).encode()
+    assert http(a.port, "POST", "/api/v1/partners", headers=admin_a, body=body).status == 201
+    feed = f"http://127.0.0.1:{a.port}/feeds/institutions/vdu.lt/loq.xml"
+    admin_b = bearer(mcx(db_b, "token", "create", "--user", "admin@b.test"))
+
+    for name, pid, ok in [("b", "signed-b.example", True), ("c", "signed-c.example", False)]:
+        node = mcxd("--database-url", db_b.url, "--harvest-tick-ms", "100",
+                    "--node-key", str(keys[name][1]))
+        body = json.dumps({"id": pid, "name": pid, "country": "LT", "format": "loq",
+                           "feed_url": feed, "interval_s": 3600}).encode()
+        assert http(node.port, "POST", "/api/v1/partners", headers=admin_b, body=body).status == 201
+        p = wait_for(lambda: (r := http(node.port, "GET", f"/api/v1/partners/{pid}",
+                                        headers=admin_b).json())["last_run"] and r, 10, "a run")
+        if ok:
+            assert p["last_run"]["status"] == "ok", p
+            assert db.query(f"SELECT count(*) > 0 FROM httpsig_seen WHERE key_id = '{keys['b'][0]}'") == "t"
+        else:
+            assert p["last_run"]["status"] == "failed" and "401" in p["last_run"]["error"], p
+        node.stop() if hasattr(node, "stop") else None
