@@ -71,6 +71,8 @@ static int cli_cmd_token_revoke(struct cli *cli, const struct cli_command *cmd, 
                                 char **argv);
 static int cli_cmd_gen_loq(struct cli *cli, const struct cli_command *cmd, int argc, char **argv);
 static int cli_cmd_publish(struct cli *cli, const struct cli_command *cmd, int argc, char **argv);
+static int cli_cmd_partner_add(struct cli *cli, const struct cli_command *cmd, int argc,
+                               char **argv);
 static int cli_cmd_key_generate(struct cli *cli, const struct cli_command *cmd, int argc,
                                 char **argv);
 
@@ -86,6 +88,11 @@ static const struct cli_command cli_commands[] = {
      "create an API token for a user; prints it (the only time it is shown)", cli_cmd_token_create},
     {"token revoke", "TOKEN", "revoke an API token (the whole token, or its id)",
      cli_cmd_token_revoke},
+    {"partner add",
+     "ID --feed-url URL --format loq [--public-key FILE] [--name NAME --country CC] "
+     "[--interval SECONDS]",
+     "register a partner whose feed this node harvests (creates its institution when new)",
+     cli_cmd_partner_add},
     {"publish", "FILE --institution ID [--replace]",
      "publish a LOQ catalogue (one transaction; progress and per-offer report on stderr, the "
      "report as JSON on stdout; exit 1 if any offer was rejected)",
@@ -1165,4 +1172,116 @@ static int cli_cmd_key_generate(struct cli *cli, const struct cli_command *cmd, 
         (bits != 2048 && bits != 3072 && bits != 4096))
         return cli_invalid(cmd, "invalid --bits '%s': 2048, 3072 or 4096", bits_s);
     return cli_key_generate_run(cmd, dir, (int)bits);
+}
+
+/* ---- mcx partner add ---- */
+
+/* The partner, its institution when new, and the audit entry: one statement. */
+static const char cli_partner_add_sql[] =
+    "WITH inst AS (INSERT INTO institutions (id, name, country) "
+    "  SELECT $1, jsonb_build_object('en', coalesce(nullif($2, ''), $1)), upper($3) "
+    "  WHERE NOT EXISTS (SELECT 1 FROM institutions WHERE id = $1) RETURNING id), "
+    "p AS (INSERT INTO partners (id, feed_url, format, public_key, key_id, interval_s) "
+    "  SELECT $1, $4, $5, nullif($6, ''), nullif($7, ''), $8::int "
+    "  WHERE EXISTS (SELECT 1 FROM inst) OR EXISTS (SELECT 1 FROM institutions WHERE id = $1) "
+    "  ON CONFLICT (id) DO NOTHING RETURNING id), "
+    "a AS (INSERT INTO audit_log (actor, action, entity, entity_id, details) "
+    "  SELECT $9, 'create', 'partner', p.id, jsonb_build_object('feed_url', $4, 'format', $5) "
+    "  FROM p) "
+    "SELECT (SELECT count(*) FROM p), (SELECT count(*) FROM institutions WHERE id = $1)";
+
+/* Reads a PEM public key file and computes its keyId; -1 after printing why. */
+static int cli_partner_key(const char *path, struct buf *pem, char key_id[HTTPSIG_KEY_ID_SIZE])
+{
+    struct mcx_error err;
+    EVP_PKEY *key = httpsig_key_load_public(path, &err);
+    int rc = -1;
+
+    if (key != NULL && httpsig_key_id_compute(key, key_id, &err) == 0 &&
+        httpsig_key_write_public(key, pem, &err) == 0)
+        rc = 0;
+    else
+        fprintf(stderr, "mcx partner add: --public-key %s: %s\n", path, err.message);
+    EVP_PKEY_free(key);
+    return rc;
+}
+
+static int cli_cmd_partner_add(struct cli *cli, const struct cli_command *cmd, int argc,
+                               char **argv)
+{
+    const char *url = NULL, *format = NULL, *keyfile = NULL, *name = "", *country = "",
+               *interval = "3600";
+    const struct cli_option opts[] = {
+        {"--feed-url", &url, NULL}, {"--format", &format, NULL},   {"--public-key", &keyfile, NULL},
+        {"--name", &name, NULL},    {"--country", &country, NULL}, {"--interval", &interval, NULL}};
+    char key_id[HTTPSIG_KEY_ID_SIZE] = "", actor[160], cc[3] = "";
+    struct cli_args args;
+    struct db_sync *db;
+    struct db_result *res = NULL;
+    struct buf pem;
+    long secs;
+    int rc = cli_parse_expect(cli, cmd, opts, MCX_ARRAY_LEN(opts), argc, argv, &args, 1, 1);
+
+    if (rc >= 0)
+        return rc;
+    if (url == NULL)
+        return cli_missing(cmd, "--feed-url");
+    if (format == NULL)
+        return cli_missing(cmd, "--format");
+    if (!cli_institution_id_is_valid(args.pos[0]) ||
+        (strncmp(url, "http://", 7) != 0 && strncmp(url, "https://", 8) != 0) ||
+        strcmp(format, "loq") != 0 || mcx_parse_int(interval, 10, 604800, &secs) != 0 ||
+        (country[0] != '\0' && cli_country_parse(country, cc) != 0)) {
+        fprintf(stderr,
+                "mcx %s: ID is an institution code, --feed-url an http(s) URL, --format "
+                "loq (the one this node harvests), --interval 10..604800 seconds, "
+                "--country two letters\n",
+                cmd->name);
+        return CLI_EXIT_USAGE;
+    }
+    buf_init(&pem);
+    if (keyfile != NULL && cli_partner_key(keyfile, &pem, key_id) != 0) {
+        buf_cleanup(&pem);
+        return CLI_EXIT_FAILED;
+    }
+    if ((db = cli_connect(cli, cmd, &rc)) == NULL) {
+        buf_cleanup(&pem);
+        return rc;
+    }
+    if (cc[0] == '\0') {
+        /* a new institution needs its country; an existing one has it */
+        const char *p1[1] = {args.pos[0]};
+        int known =
+            cli_exec(db, cmd, "SELECT 1 FROM institutions WHERE id = $1", 1, p1, &res) == 0 &&
+            db_result_rows(res) == 1;
+        db_result_free(res);
+        res = NULL;
+        if (!known) {
+            fprintf(stderr, "mcx %s: institution %s is new: give --name and --country\n", cmd->name,
+                    args.pos[0]);
+            db_sync_close(db);
+            buf_cleanup(&pem);
+            return CLI_EXIT_USAGE;
+        }
+    }
+    cli_actor(actor, sizeof(actor));
+    const char *params[9] = {args.pos[0], name,     cc[0] ? cc : "ZZ",
+                             url,         format,   pem.data ? pem.data : "",
+                             key_id,      interval, actor};
+    rc = CLI_EXIT_FAILED;
+    if (cli_exec(db, cmd, cli_partner_add_sql, 9, params, &res) == 0) {
+        if (strcmp(db_result_value(res, 0, 0), "1") == 0) {
+            fprintf(stderr, "mcx %s: partner %s added; its feed %s is harvested every %ld s\n",
+                    cmd->name, args.pos[0], url, secs);
+            if (key_id[0])
+                printf("%s\n", key_id);
+            rc = CLI_EXIT_OK;
+        } else {
+            fprintf(stderr, "mcx %s: partner %s exists\n", cmd->name, args.pos[0]);
+        }
+    }
+    db_result_free(res);
+    db_sync_close(db);
+    buf_cleanup(&pem);
+    return rc;
 }

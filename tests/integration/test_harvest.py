@@ -276,3 +276,25 @@ def test_partner_api_errors(mcxd, db, admin, feeds):
     assert_json_error(http(srv.port, "POST", "/api/v1/partners/none.example/harvest", headers=admin), 404)
     lst = http(srv.port, "GET", "/api/v1/partners", headers=admin).json()["items"]
     assert "dup.example" in [p["id"] for p in lst]
+
+
+def test_cli_partner_add(mcxd, db, admin, feeds, tmp_path):
+    srv = mcxd("--harvest-tick-ms", "100")
+    env = mcxtest.child_env({"MCX_DATABASE_URL": db.url})
+    run = lambda *a: subprocess.run([mcxtest.mcx_binary(), "partner", "add", *a],
+                                    capture_output=True, text=True, env=env, timeout=60)
+    r = run("cli.example", "--feed-url", feeds.url("/sample.xml"), "--format", "loq")
+    assert r.returncode == 2 and "--country" in r.stderr  # a new institution needs it
+    key_id = mcx(db, "key", "generate", "--out", str(tmp_path / "k"))
+    r = run("cli.example", "--feed-url", feeds.url("/sample.xml"), "--format", "loq", "--name",
+            "CLI University", "--country", "lt", "--public-key", str(tmp_path / "k" / "public.pem"),
+            "--interval", "600")
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.strip() == key_id
+    p = wait_run(srv.port, admin, "cli.example")
+    assert p["last_run"]["status"] == "ok" and p["key_id"] == key_id and p["interval_s"] == 600
+    assert p["country"] == "LT"
+    assert run("cli.example", "--feed-url", "http://x/", "--format", "loq").returncode == 1
+    assert run("bad id", "--feed-url", "http://x/", "--format", "loq").returncode == 2
+    assert run("x.example", "--feed-url", "http://x/", "--format", "ewp", "--name", "X",
+               "--country", "LT").returncode == 2
