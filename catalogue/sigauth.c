@@ -181,3 +181,51 @@ void sigauth_cancel(struct sigauth_op *op)
         event_free(op->later);
     free(op);
 }
+
+struct sigauth_sweeper {
+    struct mcxd *app;
+    struct event *timer;
+    struct db_op *op;
+};
+
+static void swept(struct db_result *res, const struct db_error *err, void *arg)
+{
+    struct sigauth_sweeper *s = arg;
+
+    (void)res;
+    (void)err; /* the database may be away: the next minute tries again */
+    s->op = NULL;
+}
+
+static void sweep(evutil_socket_t fd, short what, void *arg)
+{
+    struct sigauth_sweeper *s = arg;
+
+    (void)fd;
+    (void)what;
+    if (s->op == NULL)
+        s->op = db_query(s->app->pool,
+                         "DELETE FROM httpsig_seen WHERE seen_at < now() - interval '15 minutes'",
+                         0, NULL, swept, s);
+}
+
+struct sigauth_sweeper *sigauth_sweeper_new(struct mcxd *app)
+{
+    struct sigauth_sweeper *s = xcalloc(1, sizeof(*s));
+    struct timeval minute = {60, 0};
+
+    s->app = app;
+    s->timer = event_new(app->base, -1, EV_PERSIST, sweep, s);
+    event_add(s->timer, &minute);
+    event_active(s->timer, EV_TIMEOUT, 0); /* and once at start */
+    return s;
+}
+
+void sigauth_sweeper_free(struct sigauth_sweeper *s)
+{
+    if (s == NULL)
+        return;
+    event_free(s->timer);
+    db_op_cancel(s->op);
+    free(s);
+}

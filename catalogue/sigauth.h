@@ -27,4 +27,13 @@ struct sigauth_op *sigauth_begin(struct mcxd *app, struct http_request *req, sig
                                  void *arg);
 void sigauth_cancel(struct sigauth_op *op);
 
+/*
+ * Forgets request ids older than the signature window allows (a replay of one would
+ * fail the Date check anyway), every minute, so httpsig_seen stays small. One sweeper
+ * per worker; the DELETE is idempotent across nodes.
+ */
+struct sigauth_sweeper;
+struct sigauth_sweeper *sigauth_sweeper_new(struct mcxd *app);
+void sigauth_sweeper_free(struct sigauth_sweeper *s);
+
 #endif

@@ -22,6 +22,7 @@
 #include "catalogue/loq.h"
 #include "catalogue/partners.h"
 #include "catalogue/publish.h"
+#include "catalogue/sigauth.h"
 #include "server/client.h"
 #include "server/db.h"
 #include "server/http.h"
@@ -140,6 +141,7 @@ static int app_init(struct mcxd *app, const struct mcx_config *cfg, int worker,
         };
         app->harvester = harvester_new(app, &hv);
     }
+    app->sweeper = sigauth_sweeper_new(app);
     ops_routes_add(app);
     publish_routes_add(app);
     partners_routes_add(app);
@@ -150,6 +152,7 @@ static int app_init(struct mcxd *app, const struct mcx_config *cfg, int worker,
 
 static void app_cleanup(struct mcxd *app)
 {
+    sigauth_sweeper_free(app->sweeper);
     harvester_free(app->harvester);
     client_free(app->client);
     http_server_free(app->http);

@@ -19,6 +19,7 @@ struct static_files;
 struct loq_schemas;
 struct http_client;
 struct harvester;
+struct sigauth_sweeper;
 
 /* The one process context (per worker); handlers get it as their route arg. */
 struct mcxd {
@@ -35,6 +36,7 @@ struct mcxd {
     struct http_client *client;    /* outgoing HTTP (partner feeds) */
     void *node_key;                /* EVP_PKEY * signing outgoing requests, or NULL */
     struct harvester *harvester;   /* NULL with --harvest off */
+    struct sigauth_sweeper *sweeper;
     int64_t started_us;
 };
 

@@ -118,3 +118,16 @@ def test_bad_public_key_is_refused(setup):
     body = json.dumps({"id": "badkey.example", "name": "x", "country": "LT", "format": "loq",
                        "feed_url": "http://127.0.0.1:9/f.xml", "public_key": "not a key"}).encode()
     assert_json_error(http(srv.port, "POST", "/api/v1/partners", headers=admin, body=body), 422)
+
+
+def test_old_request_ids_are_forgotten(db, mcxd):
+    old = "11111111-1111-4111-8111-111111111111"
+    db.query("INSERT INTO httpsig_seen (key_id, request_id, seen_at) VALUES "
+             f"(repeat('a', 64), '{old}', now() - interval '1 hour'), "
+             "(repeat('a', 64), '22222222-2222-4222-8222-222222222222', now())")
+    mcxd("--harvest", "off")  # sweeps once at start, then every minute
+    deadline = time.monotonic() + 5
+    while db.query(f"SELECT count(*) FROM httpsig_seen WHERE request_id = '{old}'") != "0":
+        assert time.monotonic() < deadline, "the old request id was not swept"
+        time.sleep(0.1)
+    assert db.query("SELECT count(*) FROM httpsig_seen WHERE key_id = repeat('a', 64)") == "1"
