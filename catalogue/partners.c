@@ -5,6 +5,7 @@
  */
 #include "catalogue/partners.h"
 
+#include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -126,6 +127,19 @@ static void step_done(struct db_result *res, const struct db_error *err, void *a
     struct http_request *req = p->req;
 
     p->dbop = NULL;
+    if (err != NULL && err->kind == DB_ERR_QUERY && strcmp(err->sqlstate, "23505") == 0) {
+        http_reply_error(preq_detach(p), 409, "conflict",
+                         "another partner has registered this public key");
+        preq_free(p);
+        return;
+    }
+    if (err != NULL && err->kind == DB_ERR_QUERY && strncmp(err->sqlstate, "23", 2) == 0) {
+        /* a CHECK the checks above did not foresee: still the client's input */
+        http_reply_error(preq_detach(p), 422, "validation_failed", "the partner was refused: %s",
+                         err->message);
+        preq_free(p);
+        return;
+    }
     if (err != NULL) {
         ops_reply_db_error(preq_detach(p), err);
         preq_free(p);
@@ -221,8 +235,16 @@ static int check_add(struct preq *p)
                          "id is the institution's code: lowercase letters, digits, '.', '-'");
         return -1;
     }
-    if (strncmp(url, "http://", 7) != 0 && strncmp(url, "https://", 8) != 0) {
-        http_reply_error(req, 422, "validation_failed", "feed_url must be an http(s) URL");
+    if ((strncmp(url, "http://", 7) != 0 && strncmp(url, "https://", 8) != 0) ||
+        strlen(url) > 2048) {
+        http_reply_error(req, 422, "validation_failed",
+                         "feed_url must be an http(s) URL of at most 2048 characters");
+        return -1;
+    }
+    const char *cc = p->params[2];
+    if (cc[0] != '\0' &&
+        (strlen(cc) != 2 || !isalpha((unsigned char)cc[0]) || !isalpha((unsigned char)cc[1]))) {
+        http_reply_error(req, 422, "validation_failed", "country is a two-letter ISO code");
         return -1;
     }
     if (strcmp(format, "loq") != 0 && strcmp(format, "elm") != 0 && strcmp(format, "ewp") != 0 &&

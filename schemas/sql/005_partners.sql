@@ -28,6 +28,8 @@ CREATE TABLE partners (
 );
 
 CREATE INDEX partners_due_idx ON partners (next_attempt_at);
+-- A signature names one partner: a key cannot belong to two.
+CREATE UNIQUE INDEX partners_key_id_idx ON partners (key_id) WHERE key_id IS NOT NULL;
 
 CREATE TABLE harvest_runs (
     id bigserial PRIMARY KEY,

@@ -298,3 +298,21 @@ def test_cli_partner_add(mcxd, db, admin, feeds, tmp_path):
     assert run("bad id", "--feed-url", "http://x/", "--format", "loq").returncode == 2
     assert run("x.example", "--feed-url", "http://x/", "--format", "ewp", "--name", "X",
                "--country", "LT").returncode == 2
+
+
+def test_partner_input_never_500(mcxd, db, admin, tmp_path):
+    srv = mcxd("--harvest", "off")
+    cases = [{"id": "nocountry.example", "feed_url": "http://x/", "format": "loq"},
+             {"id": "badcountry.example", "feed_url": "http://x/", "format": "loq", "country": "L1"},
+             {"id": "longurl.example", "feed_url": "http://x/" + "a" * 3000, "format": "loq",
+              "country": "LT"}]
+    for body in cases:
+        r = http(srv.port, "POST", "/api/v1/partners", headers=admin, body=json.dumps(body).encode())
+        assert_json_error(r, 422)
+    key_id = mcx(db, "key", "generate", "--out", str(tmp_path / "k"))
+    pem = (tmp_path / "k" / "public.pem").read_text()
+    for i, status in [(1, 201), (2, 409)]:
+        body = {"id": f"samekey{i}.example", "feed_url": "http://x/", "format": "loq",
+                "country": "LT", "public_key": pem}
+        r = http(srv.port, "POST", "/api/v1/partners", headers=admin, body=json.dumps(body).encode())
+        assert r.status == status, r.text()
