@@ -15,6 +15,7 @@
 
 #include <event2/event.h>
 
+#include "catalogue/ewp.h"
 #include "catalogue/loq.h"
 #include "catalogue/publish.h"
 #include "catalogue/store.h"
@@ -43,6 +44,8 @@ struct job {
     char error[512];
     struct loq_doc doc;
     bool has_doc;
+    struct ewp_doc ewp;
+    bool has_ewp;
     struct job *prev, *next;
 };
 
@@ -102,6 +105,8 @@ static void job_free(struct job *j)
     h->in_flight--;
     if (j->has_doc)
         loq_doc_cleanup(&j->doc);
+    if (j->has_ewp)
+        ewp_doc_cleanup(&j->ewp);
     free(j->partner);
     free(j->feed_url);
     free(j->format);
@@ -265,6 +270,81 @@ static void job_store_loq(struct job *j, const struct client_response *resp)
     buf_cleanup(&keep);
 }
 
+static int by_ewp_id(const void *a, const void *b, void *arg)
+{
+    const struct ewp_doc *d = arg;
+    const char *x = d->items[*(const size_t *)a].external_id;
+    const char *y = d->items[*(const size_t *)b].external_id;
+
+    return strcmp(x ? x : "", y ? y : "");
+}
+
+/* A los-id twice in one response: the first wins, the others are rejected. */
+static void ewp_reject_duplicates(struct ewp_doc *d)
+{
+    size_t *order = xcalloc(d->nitems + 1, sizeof(size_t));
+
+    for (size_t i = 0; i < d->nitems; i++)
+        order[i] = i;
+    qsort_r(order, d->nitems, sizeof(size_t), by_ewp_id, d);
+    for (size_t i = 1; i < d->nitems; i++) {
+        struct ewp_item *a = &d->items[order[i - 1]], *b = &d->items[order[i]];
+        if (a->external_id && b->external_id && strcmp(a->external_id, b->external_id) == 0) {
+            struct ewp_item *later = a->index > b->index ? a : b;
+            later->ok = false;
+        }
+    }
+    free(order);
+}
+
+/*
+ * A whole EWP Courses API response (the partner's catalogue as one document):
+ * every valid learning opportunity specification is stored, absent ones go.
+ */
+static void job_store_ewp(struct job *j, const struct client_response *resp)
+{
+    struct mcx_error err;
+    struct buf items, keep;
+    char sha[65], actor[160];
+
+    if (ewp_parse_courses(j->h->app->ewp, resp->body, resp->body_len, j->h->cfg.max_body, &j->ewp,
+                          &err) != 0) {
+        job_fail(j, "invalid document: %s", err.message);
+        return;
+    }
+    j->has_ewp = true;
+    if (j->ewp.nerrors > 0) {
+        job_fail(j, "invalid document: line %d: %.300s", j->ewp.errors[0].line,
+                 j->ewp.errors[0].message);
+        return;
+    }
+    ewp_doc_set_provider(&j->ewp, j->partner); /* the partner id is its HEI id */
+    ewp_reject_duplicates(&j->ewp);
+    buf_init(&items);
+    buf_init(&keep);
+    store_items_begin(&items);
+    store_keep_begin(&keep);
+    for (size_t i = 0; i < j->ewp.nitems; i++) {
+        const struct ewp_item *it = &j->ewp.items[i];
+        if (it->external_id != NULL && it->external_id[0] != '\0')
+            store_keep_append(&keep, it->external_id);
+        if (it->ok)
+            store_item_append(&items, &it->offer);
+        else
+            j->rejected++;
+    }
+    store_items_end(&items);
+    store_keep_end(&keep);
+    j->fetched = (int)j->ewp.nitems;
+    store_sha256_hex(resp->body, resp->body_len, sha);
+    snprintf(actor, sizeof(actor), "harvest:%s", j->partner);
+    /* offer_sources keeps 'loq' or 'elm'; an EWP document is XML like LOQ */
+    const char *params[7] = {j->partner, actor, "loq", resp->body, sha, items.data, keep.data};
+    j->op = db_query(j->h->app->pool, store_harvest_sql, 7, params, job_stored, j);
+    buf_cleanup(&items);
+    buf_cleanup(&keep);
+}
+
 static void job_fetched(const struct client_response *resp, void *arg)
 {
     struct job *j = arg;
@@ -291,6 +371,8 @@ static void job_fetched(const struct client_response *resp, void *arg)
     j->new_last_modified = dup_or_null(client_response_header(resp, "Last-Modified"));
     if (strcmp(j->format, "loq") == 0)
         job_store_loq(j, resp);
+    else if (strcmp(j->format, "ewp") == 0)
+        job_store_ewp(j, resp);
     else
         job_fail(j, "harvesting format %s is not supported by this node", j->format);
 }

@@ -23,7 +23,7 @@
 
 bool partners_format_is_supported(const char *format)
 {
-    return strcmp(format, "loq") == 0;
+    return strcmp(format, "loq") == 0 || strcmp(format, "ewp") == 0;
 }
 
 /* The partner as the API shows it. */
@@ -256,8 +256,7 @@ static int check_add(struct preq *p)
         return -1;
     if (!partners_format_is_supported(format)) {
         http_reply_error(req, 422, "unsupported_format",
-                         "this node cannot harvest format %s yet; publish a LOQ feed (loq)",
-                         format);
+                         "this node cannot harvest format %s yet; use loq or ewp", format);
         return -1;
     }
     return 0;

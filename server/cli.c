@@ -89,7 +89,7 @@ static const struct cli_command cli_commands[] = {
     {"token revoke", "TOKEN", "revoke an API token (the whole token, or its id)",
      cli_cmd_token_revoke},
     {"partner add",
-     "ID --feed-url URL --format loq [--public-key FILE] [--name NAME --country CC] "
+     "ID --feed-url URL --format loq|ewp [--public-key FILE] [--name NAME --country CC] "
      "[--interval SECONDS]",
      "register a partner whose feed this node harvests (creates its institution when new)",
      cli_cmd_partner_add},
@@ -1230,11 +1230,12 @@ static int cli_cmd_partner_add(struct cli *cli, const struct cli_command *cmd, i
         return cli_missing(cmd, "--format");
     if (!cli_institution_id_is_valid(args.pos[0]) ||
         (strncmp(url, "http://", 7) != 0 && strncmp(url, "https://", 8) != 0) ||
-        strcmp(format, "loq") != 0 || mcx_parse_int(interval, 10, 604800, &secs) != 0 ||
+        (strcmp(format, "loq") != 0 && strcmp(format, "ewp") != 0) ||
+        mcx_parse_int(interval, 10, 604800, &secs) != 0 ||
         (country[0] != '\0' && cli_country_parse(country, cc) != 0)) {
         fprintf(stderr,
                 "mcx %s: ID is an institution code, --feed-url an http(s) URL, --format "
-                "loq (the one this node harvests), --interval 10..604800 seconds, "
+                "loq or ewp (what this node harvests), --interval 10..604800 seconds, "
                 "--country two letters\n",
                 cmd->name);
         return CLI_EXIT_USAGE;

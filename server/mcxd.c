@@ -17,6 +17,7 @@
 
 #include <event2/event.h>
 
+#include "catalogue/ewp.h"
 #include "catalogue/feeds.h"
 #include "catalogue/harvest.h"
 #include "catalogue/loq.h"
@@ -40,6 +41,7 @@ struct shared {
     void *tls;                     /* SSL_CTX *, or NULL for plain HTTP */
     void *node_key;                /* EVP_PKEY *, or NULL: feed requests go unsigned */
     const struct loq_schemas *loq; /* the LOQ XSDs, slow to parse */
+    const struct ewp_schemas *ewp; /* the EWP Courses XSDs */
 };
 
 static void log_line(const char *level, int worker, const char *msg)
@@ -114,6 +116,7 @@ static int app_init(struct mcxd *app, const struct mcx_config *cfg, int worker,
     app->cfg = cfg;
     app->worker = worker;
     app->loq = sh->loq;
+    app->ewp = sh->ewp;
     app->node_key = sh->node_key;
     node_name(app->node, sizeof(app->node), worker);
     app->started_us = mcx_now_us();
@@ -344,6 +347,20 @@ static int shared_load(const struct mcx_config *cfg, struct shared *sh)
      * elsewhere (tests, bench) still finds the copy in its source tree. */
     if (sh->loq == NULL && strcmp(cfg->loq_schema_dir, "schemas/loq") == 0)
         sh->loq = loq_schemas_load(MCX_SOURCE_DIR "/schemas/loq", &err);
+    if (sh->loq != NULL) {
+        /* the EWP schemas live beside the LOQ ones: schemas/ewp */
+        struct buf dir;
+        buf_init(&dir);
+        buf_printf(&dir, "%s/../ewp", cfg->loq_schema_dir);
+        sh->ewp = ewp_schemas_load(dir.data, &err);
+        if (sh->ewp == NULL && strcmp(cfg->loq_schema_dir, "schemas/loq") == 0)
+            sh->ewp = ewp_schemas_load(MCX_SOURCE_DIR "/schemas/ewp", &err);
+        buf_cleanup(&dir);
+        if (sh->ewp == NULL) {
+            fprintf(stderr, "mcxd: cannot load the EWP schemas: %s\n", err.message);
+            return -1;
+        }
+    }
     if (sh->loq == NULL) {
         fprintf(stderr, "mcxd: cannot load the LOQ schemas from %s: %s\n", cfg->loq_schema_dir,
                 err.message);
@@ -358,6 +375,7 @@ static void shared_free(struct shared *sh)
     EVP_PKEY_free(sh->node_key);
     http_tls_ctx_free(sh->tls);
     loq_schemas_free((struct loq_schemas *)sh->loq);
+    ewp_schemas_free((struct ewp_schemas *)sh->ewp);
 }
 
 int mcxd_main(int argc, char **argv)

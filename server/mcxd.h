@@ -17,6 +17,7 @@ struct router;
 struct metrics;
 struct static_files;
 struct loq_schemas;
+struct ewp_schemas;
 struct http_client;
 struct harvester;
 struct sigauth_sweeper;
@@ -33,6 +34,7 @@ struct mcxd {
     struct http_server *http;
     struct static_files *web;
     const struct loq_schemas *loq; /* loaded once before the workers fork */
+    const struct ewp_schemas *ewp; /* EWP Courses XSDs, likewise */
     struct http_client *client;    /* outgoing HTTP (partner feeds) */
     void *node_key;                /* EVP_PKEY * signing outgoing requests, or NULL */
     struct harvester *harvester;   /* NULL with --harvest off */

@@ -22,6 +22,7 @@ from mcxtest import assert_json_error, http
 SOURCE = mcxtest.source_dir()
 SHARED = os.environ.get("MCX_SHARED_DIR") or os.path.join(SOURCE, "..", "shared")
 SAMPLE = os.path.join(SHARED, "samples", "elm", "loq", "examples", "loq.xml")
+EWP_SAMPLE = os.path.join(SHARED, "samples", "ewp", "courses", "courses-response-example.xml")
 CONTENT = ["title", "description", "homepage", "languages", "isced", "eqf", "ects", "mode",
            "starts", "ends", "application_deadline", "price", "learning_outcomes", "assessment",
            "quality_assurance", "entry_requirements", "volume_of_learning", "provider"]
@@ -55,6 +56,7 @@ def feeds(tmp_path_factory):
     root = str(tmp_path_factory.mktemp("feeds"))
     os.chmod(root, 0o755)
     shutil.copy(SAMPLE, os.path.join(root, "sample.xml"))
+    shutil.copy(EWP_SAMPLE, os.path.join(root, "courses.xml"))
     srv = FeedServer(root)
     srv.root = root
     yield srv
@@ -74,9 +76,9 @@ def admin(db):
     return {"Authorization": "Bearer " + mcx(db, "token", "create", "--user", "admin@harvest.test")}
 
 
-def add_partner(port, admin, pid, url, interval=3600, country="LT"):
+def add_partner(port, admin, pid, url, interval=3600, country="LT", fmt="loq"):
     body = json.dumps({"id": pid, "name": f"Partner {pid}", "country": country, "feed_url": url,
-                       "format": "loq", "interval_s": interval}).encode()
+                       "format": fmt, "interval_s": interval}).encode()
     r = http(port, "POST", "/api/v1/partners", headers={**admin, "Content-Type": "application/json"},
              body=body)
     assert r.status == 201, r.text()
@@ -296,7 +298,7 @@ def test_cli_partner_add(mcxd, db, admin, feeds, tmp_path):
     assert p["country"] == "LT"
     assert run("cli.example", "--feed-url", "http://x/", "--format", "loq").returncode == 1
     assert run("bad id", "--feed-url", "http://x/", "--format", "loq").returncode == 2
-    assert run("x.example", "--feed-url", "http://x/", "--format", "ewp", "--name", "X",
+    assert run("x.example", "--feed-url", "http://x/", "--format", "elm", "--name", "X",
                "--country", "LT").returncode == 2
 
 
@@ -316,3 +318,21 @@ def test_partner_input_never_500(mcxd, db, admin, tmp_path):
                 "country": "LT", "public_key": pem}
         r = http(srv.port, "POST", "/api/v1/partners", headers=admin, body=json.dumps(body).encode())
         assert r.status == status, r.text()
+
+
+def test_ewp_courses_feed_gives_the_codec_offers(mcxd, db, admin, feeds):
+    srv = mcxd("--harvest-tick-ms", "100")
+    add_partner(srv.port, admin, "uw.edu.pl", feeds.url("/courses.xml"), fmt="ewp", country="PL")
+    p = wait_run(srv.port, admin, "uw.edu.pl")
+    assert p["last_run"]["status"] == "ok", p
+    got = offers_of(db, "uw.edu.pl")
+    assert len(got) == p["last_run"]["fetched"] - p["last_run"]["rejected"] >= 1, p
+    # the sample's first specification, field by field as the EWP codec reads it
+    first = got[0]
+    assert first["provenance"]["partner"] == "uw.edu.pl"
+    assert first["provider"]["id"] == "uw.edu.pl" and first["provider"]["country"] == "PL"
+    assert first["title"] and first["ects"] is not None
+    # not in EWP Courses: reported as missing, not guessed
+    assert "learning_outcomes" in first["completeness"]["missing"]
+    p = trigger(srv.port, admin, "uw.edu.pl")
+    assert p["last_run"]["status"] == "not_modified", p
