@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "catalogue/loq.h"
 #include "catalogue/offer.h"
@@ -30,7 +31,9 @@ static const char state_sql[] =
     "SELECT (SELECT count(*) FROM institutions WHERE $1::text IS NULL OR id = $1), "
     "count(*) FILTER (WHERE o.deleted_at IS NULL), coalesce(sum(o.version), 0), "
     "to_char(max(o.updated_at) AT TIME ZONE 'UTC', 'Dy, DD Mon YYYY HH24:MI:SS \"GMT\"'), "
-    "coalesce(max(o.updated_at)::text, '') FROM offers o WHERE " FEED_SCOPE;
+    "coalesce(max(o.updated_at)::text, ''), "
+    "coalesce(floor(extract(epoch FROM max(o.updated_at)))::bigint, 0) FROM offers o "
+    "WHERE " FEED_SCOPE;
 
 static const char docs_sql[] = "SELECT o.doc::text FROM offers o WHERE " FEED_SCOPE
                                " AND o.deleted_at IS NULL ORDER BY o.institution_id, o.external_id";
@@ -101,6 +104,22 @@ static bool etag_matches(const char *inm, const char *etag)
     return inm != NULL && (strcmp(inm, "*") == 0 || strstr(inm, etag) != NULL);
 }
 
+/* RFC 9110 §13.1.3: only without If-None-Match; an unparsable date is ignored. */
+static bool not_modified_since(const char *ims, const char *newest_epoch)
+{
+    struct tm tm;
+    long newest;
+    const char *end;
+
+    if (ims == NULL || mcx_parse_int(newest_epoch, 0, 1L << 40, &newest) != 0)
+        return false;
+    memset(&tm, 0, sizeof(tm));
+    end = strptime(ims, "%a, %d %b %Y %H:%M:%S GMT", &tm);
+    if (end == NULL || *end != '\0')
+        return false;
+    return newest > 0 && (long)timegm(&tm) >= newest;
+}
+
 static void feed_state(struct db_result *res, const struct db_error *err, void *arg)
 {
     struct feed *f = arg;
@@ -129,7 +148,10 @@ static void feed_state(struct db_result *res, const struct db_error *err, void *
     http_response_header(req, "Cache-Control", "no-cache");
     if (!db_result_is_null(res, 0, 3))
         http_response_header(req, "Last-Modified", db_result_value(res, 0, 3));
-    if (etag_matches(http_request_header(req, "If-None-Match"), f->etag)) {
+    const char *inm = http_request_header(req, "If-None-Match");
+    if (etag_matches(inm, f->etag) ||
+        (inm == NULL && not_modified_since(http_request_header(req, "If-Modified-Since"),
+                                           db_result_value(res, 0, 5)))) {
         http_reply(feed_detach(f), 304, NULL, NULL, 0);
         free(f);
         return;

@@ -80,6 +80,13 @@ def test_node_b_follows_node_a(mcxd, db, db_b, tmp_path):
     again = http(a.port, "GET", "/feeds/institutions/vdu.lt/loq.xml",
                  headers={"If-None-Match": feed.header("ETag")})
     assert again.status == 304
+    lm = feed.header("Last-Modified")
+    assert http(a.port, "GET", "/feeds/institutions/vdu.lt/loq.xml",
+                headers={"If-Modified-Since": lm}).status == 304
+    assert http(a.port, "GET", "/feeds/institutions/vdu.lt/loq.xml",
+                headers={"If-Modified-Since": "Mon, 01 Jan 2024 00:00:00 GMT"}).status == 200
+    assert http(a.port, "GET", "/feeds/institutions/vdu.lt/loq.xml",
+                headers={"If-Modified-Since": "yesterday"}).status == 200
     node_feed = http(a.port, "GET", "/feeds/loq.xml")
     assert node_feed.status == 200 and node_feed.body.count(b"<learningOpportunity ") == 5
     assert_json_error(http(a.port, "GET", "/feeds/institutions/nope.example/loq.xml"), 404)
