@@ -225,13 +225,54 @@ static void job_stored(struct db_result *res, const struct db_error *err, void *
     job_record(j);
 }
 
-/* A whole LOQ feed: every valid offer is stored, the partner's absent ones go. */
+/* One parsed feed item, whatever the format: what storing it needs. */
+struct feed_item {
+    const struct offer *offer;
+    const char *external_id;
+    bool ok;
+};
+
+/*
+ * Stores a parsed full feed: every valid item, and the partner's offers the feed no
+ * longer lists are tombstoned (invalid items still count as listed: their last good
+ * version stays).
+ */
+static void job_store_items(struct job *j, const struct client_response *resp,
+                            const struct feed_item *fi, size_t n)
+{
+    struct buf items, keep;
+    char sha[65], actor[160];
+
+    buf_init(&items);
+    buf_init(&keep);
+    store_items_begin(&items);
+    store_keep_begin(&keep);
+    for (size_t i = 0; i < n; i++) {
+        if (fi[i].external_id != NULL && fi[i].external_id[0] != '\0')
+            store_keep_append(&keep, fi[i].external_id);
+        if (fi[i].ok)
+            store_item_append(&items, fi[i].offer);
+        else
+            j->rejected++;
+    }
+    store_items_end(&items);
+    store_keep_end(&keep);
+    j->fetched = (int)n;
+    store_sha256_hex(resp->body, resp->body_len, sha);
+    snprintf(actor, sizeof(actor), "harvest:%s", j->partner);
+    /* offer_sources records XML sources as 'loq' (an EWP response is XML too) */
+    const char *params[7] = {j->partner, actor, "loq", resp->body, sha, items.data, keep.data};
+    j->op = db_query(j->h->app->pool, store_harvest_sql, 7, params, job_stored, j);
+    buf_cleanup(&items);
+    buf_cleanup(&keep);
+}
+
+/* A whole LOQ feed. */
 static void job_store_loq(struct job *j, const struct client_response *resp)
 {
     struct mcx_error err;
     struct loq_limits lim = {j->h->cfg.max_body, LOQ_MAX_DEPTH_DEFAULT};
-    struct buf items, keep;
-    char sha[65], actor[160];
+    struct feed_item *fi;
 
     if (loq_parse_limited(j->h->app->loq, resp->body, resp->body_len, &lim, &j->doc, &err) != 0) {
         job_fail(j, "invalid document: %s", err.message);
@@ -239,35 +280,17 @@ static void job_store_loq(struct job *j, const struct client_response *resp)
     }
     j->has_doc = true;
     if (j->doc.nerrors > 0) {
-        char what[400];
-        snprintf(what, sizeof(what), "line %d: %.300s", j->doc.errors[0].line,
+        job_fail(j, "invalid document: line %d: %.300s", j->doc.errors[0].line,
                  j->doc.errors[0].message);
-        job_fail(j, "invalid document: %s", what);
         return;
     }
     store_reject_duplicates(&j->doc);
-    buf_init(&items);
-    buf_init(&keep);
-    store_items_begin(&items);
-    store_keep_begin(&keep);
-    for (size_t i = 0; i < j->doc.nitems; i++) {
-        const struct loq_item *it = &j->doc.items[i];
-        if (it->external_id != NULL && it->external_id[0] != '\0')
-            store_keep_append(&keep, it->external_id);
-        if (it->ok)
-            store_item_append(&items, &it->offer);
-        else
-            j->rejected++;
-    }
-    store_items_end(&items);
-    store_keep_end(&keep);
-    j->fetched = (int)j->doc.nitems;
-    store_sha256_hex(resp->body, resp->body_len, sha);
-    snprintf(actor, sizeof(actor), "harvest:%s", j->partner);
-    const char *params[7] = {j->partner, actor, "loq", resp->body, sha, items.data, keep.data};
-    j->op = db_query(j->h->app->pool, store_harvest_sql, 7, params, job_stored, j);
-    buf_cleanup(&items);
-    buf_cleanup(&keep);
+    fi = xcalloc(j->doc.nitems + 1, sizeof(*fi));
+    for (size_t i = 0; i < j->doc.nitems; i++)
+        fi[i] = (struct feed_item){&j->doc.items[i].offer, j->doc.items[i].external_id,
+                                   j->doc.items[i].ok};
+    job_store_items(j, resp, fi, j->doc.nitems);
+    free(fi);
 }
 
 static int by_ewp_id(const void *a, const void *b, void *arg)
@@ -304,8 +327,7 @@ static void ewp_reject_duplicates(struct ewp_doc *d)
 static void job_store_ewp(struct job *j, const struct client_response *resp)
 {
     struct mcx_error err;
-    struct buf items, keep;
-    char sha[65], actor[160];
+    struct feed_item *fi;
 
     if (ewp_parse_courses(j->h->app->ewp, resp->body, resp->body_len, j->h->cfg.max_body, &j->ewp,
                           &err) != 0) {
@@ -320,29 +342,12 @@ static void job_store_ewp(struct job *j, const struct client_response *resp)
     }
     ewp_doc_set_provider(&j->ewp, j->partner); /* the partner id is its HEI id */
     ewp_reject_duplicates(&j->ewp);
-    buf_init(&items);
-    buf_init(&keep);
-    store_items_begin(&items);
-    store_keep_begin(&keep);
-    for (size_t i = 0; i < j->ewp.nitems; i++) {
-        const struct ewp_item *it = &j->ewp.items[i];
-        if (it->external_id != NULL && it->external_id[0] != '\0')
-            store_keep_append(&keep, it->external_id);
-        if (it->ok)
-            store_item_append(&items, &it->offer);
-        else
-            j->rejected++;
-    }
-    store_items_end(&items);
-    store_keep_end(&keep);
-    j->fetched = (int)j->ewp.nitems;
-    store_sha256_hex(resp->body, resp->body_len, sha);
-    snprintf(actor, sizeof(actor), "harvest:%s", j->partner);
-    /* offer_sources keeps 'loq' or 'elm'; an EWP document is XML like LOQ */
-    const char *params[7] = {j->partner, actor, "loq", resp->body, sha, items.data, keep.data};
-    j->op = db_query(j->h->app->pool, store_harvest_sql, 7, params, job_stored, j);
-    buf_cleanup(&items);
-    buf_cleanup(&keep);
+    fi = xcalloc(j->ewp.nitems + 1, sizeof(*fi));
+    for (size_t i = 0; i < j->ewp.nitems; i++)
+        fi[i] = (struct feed_item){&j->ewp.items[i].offer, j->ewp.items[i].external_id,
+                                   j->ewp.items[i].ok};
+    job_store_items(j, resp, fi, j->ewp.nitems);
+    free(fi);
 }
 
 static void job_fetched(const struct client_response *resp, void *arg)
