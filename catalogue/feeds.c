@@ -22,6 +22,10 @@
 #include "server/ops.h"
 #include "server/router.h"
 
+/* Offers read and written per step: memory holds one page, never the feed. */
+#define FEED_PAGE 500
+#define FEED_PAGE_S "500"
+
 /* $1: one institution, or NULL for every home institution. */
 #define FEED_SCOPE                                                                                 \
     "o.partner_id IS NULL AND (CASE WHEN $1::text IS NULL THEN o.institution_id IN "               \
@@ -35,8 +39,11 @@ static const char state_sql[] =
     "coalesce(floor(extract(epoch FROM max(o.updated_at)))::bigint, 0) FROM offers o "
     "WHERE " FEED_SCOPE;
 
-static const char docs_sql[] = "SELECT o.doc::text FROM offers o WHERE " FEED_SCOPE
-                               " AND o.deleted_at IS NULL ORDER BY o.institution_id, o.external_id";
+/* One page of the feed, in a stable order; $2/$3: the last (institution, external id). */
+static const char docs_sql[] =
+    "SELECT o.doc::text, o.institution_id, o.external_id FROM offers o WHERE " FEED_SCOPE
+    " AND o.deleted_at IS NULL AND ($2::text IS NULL OR (o.institution_id, o.external_id) > "
+    "($2, $3)) ORDER BY o.institution_id, o.external_id LIMIT " FEED_PAGE_S;
 
 struct feed {
     struct http_request *req;
@@ -45,7 +52,18 @@ struct feed {
     struct sigauth_op *sig;
     const char *inst; /* NULL: the node's feed */
     char etag[80];
+    struct loq_stream *stream;
+    char *after_inst; /* keyset of the last page */
+    char *after_ext;
 };
+
+static void feed_free(struct feed *f)
+{
+    loq_stream_free(f->stream);
+    free(f->after_inst);
+    free(f->after_ext);
+    free(f);
+}
 
 static void feed_cancel(void *data)
 {
@@ -53,7 +71,7 @@ static void feed_cancel(void *data)
 
     db_op_cancel(f->op);
     sigauth_cancel(f->sig);
-    free(f);
+    feed_free(f);
 }
 
 /* The request leaves the feed's hands: call it before the reply, which ends the
@@ -64,19 +82,47 @@ static struct http_request *feed_detach(struct feed *f)
     return f->req;
 }
 
+static void feed_next_page(struct feed *f);
+
+static void emit_piece(void *arg, const char *bytes, size_t len, int fd, size_t file_len)
+{
+    struct http_request *req = arg;
+
+    if (fd < 0)
+        http_reply_chunk(req, bytes, len);
+    else
+        http_reply_chunk_file(req, fd, file_len);
+}
+
+/* All pages written to the stream: send it, pieces from its files, chunked. */
+static void feed_send(struct feed *f)
+{
+    struct http_request *req = feed_detach(f);
+
+    http_reply_start(req, 200, "application/xml; charset=utf-8");
+    if (loq_stream_finish(f->stream, emit_piece, req) != 0)
+        fprintf(stderr, "{\"level\":\"error\",\"msg\":\"feed export failed\"}\n");
+    http_reply_end(req);
+    feed_free(f);
+}
+
 static void feed_docs(struct db_result *res, const struct db_error *err, void *arg)
 {
     struct feed *f = arg;
-    struct http_request *req = feed_detach(f);
     int n = err ? 0 : db_result_rows(res);
     struct offer *offers = xcalloc((size_t)n + 1, sizeof(struct offer));
     const struct offer **list = xcalloc((size_t)n + 1, sizeof(struct offer *));
     struct mcx_error perr;
-    struct buf out;
-    int kept = 0;
+    int kept = 0, rc = 0;
 
     f->op = NULL;
-    buf_init(&out);
+    if (err != NULL) {
+        ops_reply_db_error(feed_detach(f), err);
+        free(offers);
+        free(list);
+        feed_free(f);
+        return;
+    }
     for (int i = 0; i < n; i++) {
         const char *doc = db_result_value(res, i, 0);
         offer_init(&offers[kept]);
@@ -85,18 +131,32 @@ static void feed_docs(struct db_result *res, const struct db_error *err, void *a
         else
             offer_cleanup(&offers[kept]);
     }
-    if (err != NULL)
-        ops_reply_db_error(req, err);
-    else if (loq_export(list, (size_t)kept, LOQ_VERSION_310, &out) != 0)
-        http_reply_error(req, 500, "internal_error", "the feed could not be written");
-    else
-        http_reply_buf(req, 200, "application/xml; charset=utf-8", &out);
+    if (kept > 0)
+        rc = loq_stream_add(f->stream, list, (size_t)kept);
     for (int i = 0; i < kept; i++)
         offer_cleanup(&offers[i]);
     free(offers);
     free(list);
-    buf_cleanup(&out);
-    free(f);
+    if (rc != 0) {
+        http_reply_error(feed_detach(f), 503, "feed_unavailable",
+                         "the feed could not be written (temporary storage)");
+        feed_free(f);
+    } else if (n == FEED_PAGE) {
+        free(f->after_inst);
+        free(f->after_ext);
+        f->after_inst = xstrdup(db_result_value(res, n - 1, 1));
+        f->after_ext = xstrdup(db_result_value(res, n - 1, 2));
+        feed_next_page(f);
+    } else {
+        feed_send(f);
+    }
+}
+
+static void feed_next_page(struct feed *f)
+{
+    const char *params[3] = {f->inst, f->after_inst, f->after_ext};
+
+    f->op = db_query(f->app->pool, docs_sql, 3, params, feed_docs, f);
 }
 
 static bool etag_matches(const char *inm, const char *etag)
@@ -130,12 +190,12 @@ static void feed_state(struct db_result *res, const struct db_error *err, void *
     f->op = NULL;
     if (err != NULL) {
         ops_reply_db_error(feed_detach(f), err);
-        free(f);
+        feed_free(f);
         return;
     }
     if (f->inst != NULL && strcmp(db_result_value(res, 0, 0), "0") == 0) {
         http_reply_error(feed_detach(f), 404, "not_found", "no institution %s", f->inst);
-        free(f);
+        feed_free(f);
         return;
     }
     buf_init(&key);
@@ -153,11 +213,17 @@ static void feed_state(struct db_result *res, const struct db_error *err, void *
         (inm == NULL && not_modified_since(http_request_header(req, "If-Modified-Since"),
                                            db_result_value(res, 0, 5)))) {
         http_reply(feed_detach(f), 304, NULL, NULL, 0);
-        free(f);
+        feed_free(f);
         return;
     }
-    const char *params[1] = {f->inst};
-    f->op = db_query(f->app->pool, docs_sql, 1, params, feed_docs, f);
+    f->stream = loq_stream_new(LOQ_VERSION_310);
+    if (f->stream == NULL) {
+        http_reply_error(feed_detach(f), 503, "feed_unavailable",
+                         "no temporary storage to write the feed");
+        feed_free(f);
+        return;
+    }
+    feed_next_page(f);
 }
 
 static void feed_query(struct feed *f)
@@ -184,7 +250,7 @@ static void feed_signed(const char *partner, int status, const char *code, const
     if (status == 401)
         http_response_header(req, "WWW-Authenticate", "Signature");
     http_reply_error(req, status, code, "%s", message);
-    free(f);
+    feed_free(f);
 }
 
 static void feed_start(struct http_request *req, struct mcxd *app, const char *inst)
@@ -254,7 +320,7 @@ static void replication_done(struct db_result *res, const struct db_error *err, 
         buf_puts(&b, db_result_value(res, 0, 0));
         http_reply_json(req, 200, &b);
     }
-    free(f);
+    feed_free(f);
 }
 
 /* RFC 3339 date-time, strictly: PostgreSQL alone would also take "yesterday". */

@@ -2219,7 +2219,8 @@ void loq_doc_cleanup(struct loq_doc *doc)
  */
 
 struct org_rec {
-    const struct offer *first; /* the offer whose provider data it carries */
+    struct offer *first; /* a copy of the provider data of the first offer that named it (a
+                            streamed export frees its offers batch by batch) */
     char *id;
     char *location_id;
 };
@@ -2500,6 +2501,23 @@ static void org_write(struct exporter *x, const struct org_rec *org)
     put_close(&x->location, 2, "location");
 }
 
+/* What org_write and same_provider read of an offer, owned by the exporter. */
+static struct offer *provider_copy(const struct offer *o)
+{
+    struct offer *c = xmalloc(sizeof(*c));
+
+    offer_init(c);
+    c->provider_id = o->provider_id ? xstrdup(o->provider_id) : NULL;
+    c->provider_homepage = o->provider_homepage ? xstrdup(o->provider_homepage) : NULL;
+    memcpy(c->provider_country, o->provider_country, sizeof(c->provider_country));
+    for (size_t i = 0; i < o->provider_name.n; i++)
+        lang_map_add(&c->provider_name, o->provider_name.items[i].lang,
+                     o->provider_name.items[i].text);
+    if (o->title.n > 0)
+        lang_map_add(&c->title, o->title.items[0].lang, ""); /* legalName's default language */
+    return c;
+}
+
 /* The provider organisation of o: shared with earlier offers of identical provider data. */
 static const struct org_rec *org_claim(struct exporter *x, const struct offer *o, const char *lo_id)
 {
@@ -2512,7 +2530,7 @@ static const struct org_rec *org_claim(struct exporter *x, const struct offer *o
     }
     GROW(x->orgs, x->norgs, x->caporgs);
     org = &x->orgs[x->norgs];
-    org->first = o;
+    org->first = provider_copy(o);
     org->id = id_claim(x->org_ids, o->provider_id, "urn:mcx:org:", lo_id);
     if (o->provider_id != NULL &&
         xmlHashLookup(x->org_by_provider, (const xmlChar *)o->provider_id) == NULL)
@@ -2734,59 +2752,159 @@ static void container_put(struct buf *out, const char *name, struct buf *content
     buf_printf(out, "\n  </%s>", name);
 }
 
-int loq_export(const struct offer *const *offers, size_t n, int version, struct buf *out)
-{
-    struct exporter x;
+/* The sections of a Courses document, in the order the schema wants them. */
+static const char *const section_names[6] = {
+    "learningOpportunityReferences",
+    "learningAchievementSpecificationReferences",
+    "learningOutcomeReferences",
+    "learningAssessmentSpecificationReferences",
+    "agentReferences",
+    "locationReferences",
+};
 
+static struct buf *exporter_section(struct exporter *x, int i)
+{
+    struct buf *sections[6] = {&x->lo,         &x->spec,  &x->outcome,
+                               &x->assessment, &x->agent, &x->location};
+    return sections[i];
+}
+
+static int exporter_init(struct exporter *x, int version, size_t n)
+{
     if (version == 0)
         version = LOQ_VERSION_310;
     if (version != LOQ_VERSION_310 && version != LOQ_VERSION_331)
         return -1;
-    memset(&x, 0, sizeof(x));
-    x.version = version;
-    x.ns = version == LOQ_VERSION_331 ? LOQ_NS_331 : LOQ_NS_310;
-    buf_init(&x.lo);
-    buf_init(&x.spec);
-    buf_init(&x.outcome);
-    buf_init(&x.assessment);
-    buf_init(&x.agent);
-    buf_init(&x.location);
-    x.lo_ids = xmlHashCreate(n + 16);
-    x.notations = xmlHashCreate(n + 16);
-    x.org_ids = xmlHashCreate(16);
-    x.org_by_provider = xmlHashCreate(16);
+    memset(x, 0, sizeof(*x));
+    x->version = version;
+    x->ns = version == LOQ_VERSION_331 ? LOQ_NS_331 : LOQ_NS_310;
+    for (int i = 0; i < 6; i++)
+        buf_init(exporter_section(x, i));
+    x->lo_ids = xmlHashCreate((int)(n < 1 << 20 ? n : 1 << 20) + 16);
+    x->notations = xmlHashCreate((int)(n < 1 << 20 ? n : 1 << 20) + 16);
+    x->org_ids = xmlHashCreate(16);
+    x->org_by_provider = xmlHashCreate(16);
+    return 0;
+}
 
-    for (size_t i = 0; i < n; i++)
-        if (offers[i] != NULL)
-            lo_write(&x, offers[i], i);
-
+static void exporter_head(const struct exporter *x, struct buf *out)
+{
     buf_puts(out, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
     buf_printf(out,
                "<Courses xmlns=\"%s\" xmlns:dc=\"" NS_DC "\" xmlns:skos=\"" NS_SKOS
                "\" xsdVersion=\"%s\">",
-               x.ns, version == LOQ_VERSION_331 ? "3.3.1" : "3.1.0");
-    container_put(out, "learningOpportunityReferences", &x.lo);
-    container_put(out, "learningAchievementSpecificationReferences", &x.spec);
-    container_put(out, "learningOutcomeReferences", &x.outcome);
-    container_put(out, "learningAssessmentSpecificationReferences", &x.assessment);
-    container_put(out, "agentReferences", &x.agent);
-    container_put(out, "locationReferences", &x.location);
-    buf_puts(out, "\n</Courses>\n");
+               x->ns, x->version == LOQ_VERSION_331 ? "3.3.1" : "3.1.0");
+}
 
-    for (size_t i = 0; i < x.norgs; i++) {
-        free(x.orgs[i].id);
-        free(x.orgs[i].location_id);
+static void exporter_cleanup(struct exporter *x)
+{
+    for (size_t i = 0; i < x->norgs; i++) {
+        free(x->orgs[i].id);
+        free(x->orgs[i].location_id);
+        offer_cleanup(x->orgs[i].first);
+        free(x->orgs[i].first);
     }
-    free(x.orgs);
-    xmlHashFree(x.lo_ids, NULL);
-    xmlHashFree(x.notations, NULL);
-    xmlHashFree(x.org_ids, NULL);
-    xmlHashFree(x.org_by_provider, NULL);
-    buf_cleanup(&x.lo);
-    buf_cleanup(&x.spec);
-    buf_cleanup(&x.outcome);
-    buf_cleanup(&x.assessment);
-    buf_cleanup(&x.agent);
-    buf_cleanup(&x.location);
+    free(x->orgs);
+    xmlHashFree(x->lo_ids, NULL);
+    xmlHashFree(x->notations, NULL);
+    xmlHashFree(x->org_ids, NULL);
+    xmlHashFree(x->org_by_provider, NULL);
+    for (int i = 0; i < 6; i++)
+        buf_cleanup(exporter_section(x, i));
+}
+
+int loq_export(const struct offer *const *offers, size_t n, int version, struct buf *out)
+{
+    struct exporter x;
+
+    if (exporter_init(&x, version, n) != 0)
+        return -1;
+    for (size_t i = 0; i < n; i++)
+        if (offers[i] != NULL)
+            lo_write(&x, offers[i], i);
+    exporter_head(&x, out);
+    for (int i = 0; i < 6; i++)
+        container_put(out, section_names[i], exporter_section(&x, i));
+    buf_puts(out, "\n</Courses>\n");
+    exporter_cleanup(&x);
     return 0;
+}
+
+/* ---- streamed export ---- */
+
+struct loq_stream {
+    struct exporter x;
+    FILE *files[6]; /* each section's entries so far, off the heap */
+    size_t next_index;
+    bool has_failed;
+};
+
+struct loq_stream *loq_stream_new(int version)
+{
+    struct loq_stream *st = xcalloc(1, sizeof(*st));
+
+    if (exporter_init(&st->x, version, 1024) != 0) {
+        free(st);
+        return NULL;
+    }
+    for (int i = 0; i < 6; i++) {
+        if ((st->files[i] = tmpfile()) == NULL) {
+            loq_stream_free(st);
+            return NULL;
+        }
+    }
+    return st;
+}
+
+int loq_stream_add(struct loq_stream *st, const struct offer *const *offers, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (offers[i] != NULL)
+            lo_write(&st->x, offers[i], st->next_index++);
+    for (int i = 0; i < 6; i++) {
+        struct buf *b = exporter_section(&st->x, i);
+        if (b->len > 0 && fwrite(b->data, 1, b->len, st->files[i]) != b->len)
+            st->has_failed = true;
+        buf_reset(b);
+    }
+    return st->has_failed ? -1 : 0;
+}
+
+int loq_stream_finish(struct loq_stream *st, loq_stream_emit_fn emit, void *arg)
+{
+    struct buf b;
+
+    if (st->has_failed)
+        return -1;
+    buf_init(&b);
+    exporter_head(&st->x, &b);
+    for (int i = 0; i < 6; i++) {
+        long size;
+        if (fflush(st->files[i]) != 0 || (size = ftell(st->files[i])) < 0) {
+            buf_cleanup(&b);
+            return -1;
+        }
+        if (size == 0)
+            continue;
+        buf_printf(&b, "\n  <%s>", section_names[i]);
+        emit(arg, b.data, b.len, -1, 0);
+        buf_reset(&b);
+        emit(arg, NULL, 0, fileno(st->files[i]), (size_t)size);
+        buf_printf(&b, "\n  </%s>", section_names[i]);
+    }
+    buf_puts(&b, "\n</Courses>\n");
+    emit(arg, b.data, b.len, -1, 0);
+    buf_cleanup(&b);
+    return 0;
+}
+
+void loq_stream_free(struct loq_stream *st)
+{
+    if (st == NULL)
+        return;
+    for (int i = 0; i < 6; i++)
+        if (st->files[i] != NULL)
+            fclose(st->files[i]);
+    exporter_cleanup(&st->x);
+    free(st);
 }

@@ -146,4 +146,19 @@ void loq_doc_cleanup(struct loq_doc *doc);
  */
 int loq_export(const struct offer *const *offers, size_t n, int version, struct buf *out);
 
+/*
+ * A LOQ document written in pieces, for feeds too large to hold in memory: offers
+ * are added in batches, each section's entries go to a temporary file, and finish
+ * hands the document over in order as byte runs (fd -1) and whole files (bytes
+ * NULL; the callback must read or dup fd before returning). Same output as
+ * loq_export for the same offers.
+ */
+struct loq_stream;
+typedef void (*loq_stream_emit_fn)(void *arg, const char *bytes, size_t len, int fd,
+                                   size_t file_len);
+struct loq_stream *loq_stream_new(int version);
+int loq_stream_add(struct loq_stream *st, const struct offer *const *offers, size_t n);
+int loq_stream_finish(struct loq_stream *st, loq_stream_emit_fn emit, void *arg);
+void loq_stream_free(struct loq_stream *st);
+
 #endif

@@ -942,6 +942,28 @@ void http_reply_chunk(struct http_request *req, const void *data, size_t len)
     req->bytes_out += len;
 }
 
+int http_reply_chunk_file(struct http_request *req, int fd, size_t len)
+{
+    struct evbuffer *out;
+    int copy;
+
+    if (!req->is_streaming || req->conn == NULL || len == 0 || req->head.method == HTTP_HEAD)
+        return 0;
+    /* libevent reads the file as the socket drains (sendfile when it can) and closes
+     * its descriptor: memory stays flat whatever the file's size */
+    if ((copy = dup(fd)) < 0)
+        return -1;
+    out = bufferevent_get_output(req->conn->bev);
+    evbuffer_add_printf(out, "%zx\r\n", len);
+    if (evbuffer_add_file(out, copy, 0, (ev_off_t)len) != 0) {
+        close(copy);
+        return -1;
+    }
+    evbuffer_add(out, "\r\n", 2);
+    req->bytes_out += len;
+    return 0;
+}
+
 void http_reply_end(struct http_request *req)
 {
     if (!req->is_streaming)

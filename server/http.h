@@ -109,6 +109,8 @@ void http_reply_file(struct http_request *req, int status, const char *content_t
 /* Streamed reply in chunked transfer coding; for large documents (feeds). */
 void http_reply_start(struct http_request *req, int status, const char *content_type);
 void http_reply_chunk(struct http_request *req, const void *data, size_t len);
+/* A chunk read from a file (fd is duplicated; the caller keeps its own). -1 on error. */
+int http_reply_chunk_file(struct http_request *req, int fd, size_t len);
 void http_reply_end(struct http_request *req);
 
 const char *http_status_reason(int status);
