@@ -21,6 +21,8 @@
 #include <libxml/tree.h>
 #include <libxml/xmlschemas.h>
 
+#include "catalogue/xmlutil.h"
+
 #define NS_XSD "http://www.w3.org/2001/XMLSchema"
 #define NS_CATALOG "urn:oasis:names:tc:entity:xmlns:xml:catalog"
 #define NS_XML "http://www.w3.org/XML/1998/namespace"
@@ -34,53 +36,6 @@
 
 /* ---- small helpers ---- */
 
-static bool is_space(int c)
-{
-    return c == ' ' || c == '\t' || c == '\n' || c == '\r';
-}
-
-static bool has_prefix(const char *s, const char *prefix)
-{
-    return strncmp(s, prefix, strlen(prefix)) == 0;
-}
-
-/* A copy of s without leading and trailing XML whitespace. */
-static char *trim_dup(const char *s)
-{
-    size_t len;
-
-    while (is_space((unsigned char)*s))
-        s++;
-    len = strlen(s);
-    while (len > 0 && is_space((unsigned char)s[len - 1]))
-        len--;
-    return xstrndup(s, len);
-}
-
-/* Cuts s (in place) back to a whole UTF-8 character if a copy truncated it. */
-static void utf8_trim_tail(char *s)
-{
-    size_t len = strlen(s), start = len;
-    unsigned char lead;
-    size_t need;
-
-    while (start > 0 && ((unsigned char)s[start - 1] & 0xc0) == 0x80)
-        start--;
-    if (start == 0)
-        return;
-    lead = (unsigned char)s[start - 1];
-    need = lead >= 0xf0 ? 4 : lead >= 0xe0 ? 3 : lead >= 0xc0 ? 2 : 1;
-    if (len - (start - 1) < need)
-        s[start - 1] = '\0';
-}
-
-/* A bounded copy that never ends in half a UTF-8 character. */
-static void copy_utf8(char *dst, const char *src, size_t size)
-{
-    if (mcx_strlcpy(dst, src, size) >= size)
-        utf8_trim_tail(dst);
-}
-
 /* libxml2's messages name elements as '{namespace}local': keep the local name. */
 static char *message_clean(const char *msg)
 {
@@ -90,65 +45,18 @@ static char *message_clean(const char *msg)
     buf_init(&b);
     while (*p != '\0' && b.len < MAX_MESSAGE) {
         const char *close;
-        if (*p == '{' && has_prefix(p + 1, "http") && (close = strchr(p, '}')) != NULL) {
+        if (*p == '{' && xmlutil_has_prefix(p + 1, "http") && (close = strchr(p, '}')) != NULL) {
             p = close + 1;
             continue;
         }
         buf_putc(&b, *p++);
     }
-    while (b.len > 0 && is_space((unsigned char)b.data[b.len - 1]))
+    while (b.len > 0 && xmlutil_is_space((unsigned char)b.data[b.len - 1]))
         b.data[--b.len] = '\0';
     if (b.data == NULL || b.len == 0)
         buf_puts(&b, "error");
-    utf8_trim_tail(b.data);
+    xmlutil_utf8_trim_tail(b.data);
     return buf_steal(&b, NULL);
-}
-
-static bool node_is(xmlNodePtr n, const char *ns, const char *name)
-{
-    return n != NULL && n->type == XML_ELEMENT_NODE && n->ns != NULL &&
-           strcmp((const char *)n->ns->href, ns) == 0 && strcmp((const char *)n->name, name) == 0;
-}
-
-static xmlNodePtr first_element(xmlNodePtr n)
-{
-    while (n != NULL && n->type != XML_ELEMENT_NODE)
-        n = n->next;
-    return n;
-}
-
-static xmlNodePtr next_element(xmlNodePtr n)
-{
-    return first_element(n->next);
-}
-
-static char *attr_get(xmlNodePtr n, const char *name)
-{
-    xmlChar *v = xmlGetNoNsProp(n, (const xmlChar *)name);
-    char *copy;
-
-    if (v == NULL)
-        return NULL;
-    copy = xstrdup((const char *)v);
-    xmlFree(v);
-    return copy;
-}
-
-/* Trimmed text content, or NULL when empty. */
-static char *node_text(xmlNodePtr n)
-{
-    xmlChar *raw = xmlNodeGetContent(n);
-    char *t;
-
-    if (raw == NULL)
-        return NULL;
-    t = trim_dup((const char *)raw);
-    xmlFree(raw);
-    if (t[0] == '\0') {
-        free(t);
-        return NULL;
-    }
-    return t;
 }
 
 /* ---- reading XML: hardened ---- */
@@ -170,7 +78,7 @@ static void reader_record(struct reader *r, xmlErrorPtr e)
     if (e == NULL || e->level < XML_ERR_ERROR || r->first_msg[0] != '\0')
         return;
     msg = message_clean(e->message);
-    copy_utf8(r->first_msg, msg, sizeof(r->first_msg));
+    xmlutil_copy_utf8(r->first_msg, msg, sizeof(r->first_msg));
     free(msg);
     r->first_line = e->line;
 }
@@ -279,7 +187,8 @@ static int xml_read(struct reader *r, const char *data, size_t len, const char *
     } else {
         return 0;
     }
-    utf8_trim_tail(err->message); /* what + libxml2's text may have been cut mid-character */
+    xmlutil_utf8_trim_tail(
+        err->message); /* what + libxml2's text may have been cut mid-character */
     if (*doc != NULL)
         xmlFreeDoc(*doc);
     *doc = NULL;
@@ -408,7 +317,7 @@ static xmlDocPtr schema_doc_read(const char *path, struct mcx_error *err)
     mcx_error_clear(&local);
     if (xml_read(&r, data, len, path, &doc, &local) < 0) {
         mcx_error_set(err, "schema_load_failed", "%s (line %d)", local.message, local.line);
-        utf8_trim_tail(err->message);
+        xmlutil_utf8_trim_tail(err->message);
     }
     free(data);
     return doc;
@@ -432,7 +341,7 @@ static bool catalog_uri_ok(const char *uri)
 
 static int catalog_entry_add(struct loader *l, xmlNodePtr e)
 {
-    char *name = attr_get(e, "name"), *uri = attr_get(e, "uri");
+    char *name = xmlutil_attr_get(e, "name"), *uri = xmlutil_attr_get(e, "uri");
     struct schema_file *f;
     int rc = -1;
 
@@ -472,13 +381,13 @@ static int catalog_read(struct loader *l)
     if ((doc = schema_doc_read(path, l->err)) == NULL)
         return -1;
     root = xmlDocGetRootElement(doc);
-    if (!node_is(root, NS_CATALOG, "catalog")) {
+    if (!xmlutil_node_is(root, NS_CATALOG, "catalog")) {
         mcx_error_set(l->err, "schema_load_failed", "%s: not an OASIS catalog", path);
         rc = -1;
     }
-    for (xmlNodePtr e = rc == 0 ? first_element(root->children) : NULL; e && rc == 0;
-         e = next_element(e)) {
-        if (!node_is(e, NS_CATALOG, "uri")) {
+    for (xmlNodePtr e = rc == 0 ? xmlutil_first_element(root->children) : NULL; e && rc == 0;
+         e = xmlutil_next_element(e)) {
+        if (!xmlutil_node_is(e, NS_CATALOG, "uri")) {
             /* nextCatalog, rewriteURI, ... would change what is fetched: not ours */
             mcx_error_set(l->err, "schema_load_failed", "%s:%ld: <%s> entries are not supported",
                           path, xmlGetLineNo(e), (const char *)e->name);
@@ -505,23 +414,24 @@ static int schema_scan(struct loader *l, struct schema_file *f)
     if (doc == NULL)
         return -1;
     root = xmlDocGetRootElement(doc);
-    if (!node_is(root, NS_XSD, "schema") || (f->ns = attr_get(root, "targetNamespace")) == NULL) {
+    if (!xmlutil_node_is(root, NS_XSD, "schema") ||
+        (f->ns = xmlutil_attr_get(root, "targetNamespace")) == NULL) {
         mcx_error_set(l->err, "schema_load_failed", "%s: not an XSD with a targetNamespace",
                       f->path);
         rc = -1;
     }
-    for (xmlNodePtr e = rc == 0 ? first_element(root->children) : NULL; e && rc == 0;
-         e = next_element(e)) {
-        if (node_is(e, NS_XSD, "include") || node_is(e, NS_XSD, "redefine") ||
-            node_is(e, NS_XSD, "override")) {
+    for (xmlNodePtr e = rc == 0 ? xmlutil_first_element(root->children) : NULL; e && rc == 0;
+         e = xmlutil_next_element(e)) {
+        if (xmlutil_node_is(e, NS_XSD, "include") || xmlutil_node_is(e, NS_XSD, "redefine") ||
+            xmlutil_node_is(e, NS_XSD, "override")) {
             mcx_error_set(l->err, "schema_load_failed", "%s:%ld: xs:%s is not supported", f->path,
                           xmlGetLineNo(e), (const char *)e->name);
             rc = -1;
-        } else if (node_is(e, NS_XSD, "import")) {
+        } else if (xmlutil_node_is(e, NS_XSD, "import")) {
             f->import_ns = xrealloc(f->import_ns, (f->nimports + 1) * sizeof(char *));
             f->import_loc = xrealloc(f->import_loc, (f->nimports + 1) * sizeof(char *));
-            f->import_ns[f->nimports] = attr_get(e, "namespace");
-            f->import_loc[f->nimports] = attr_get(e, "schemaLocation");
+            f->import_ns[f->nimports] = xmlutil_attr_get(e, "namespace");
+            f->import_loc[f->nimports] = xmlutil_attr_get(e, "schemaLocation");
             f->nimports++;
             if (f->import_ns[f->nimports - 1] == NULL) {
                 mcx_error_set(l->err, "schema_load_failed",
@@ -833,7 +743,7 @@ static int parse_begin(struct parse *p, const struct ewp_schemas *s, const char 
     if (xml_read(&p->rd, data, len, "EWP response", &p->doc, err) < 0)
         goto fail;
     p->root = xmlDocGetRootElement(p->doc);
-    if (!node_is(p->root, ns, root)) {
+    if (!xmlutil_node_is(p->root, ns, root)) {
         mcx_error_set(err, "unsupported_document",
                       "the root element is not an EWP %s (namespace %s)", root, ns);
         err->line = node_line(p->root);
@@ -897,7 +807,7 @@ static const struct {
 static enum ewp_los_type los_type_of(const char *id)
 {
     for (size_t i = 0; i < MCX_ARRAY_LEN(los_prefixes); i++)
-        if (has_prefix(id, los_prefixes[i].prefix))
+        if (xmlutil_has_prefix(id, los_prefixes[i].prefix))
             return los_prefixes[i].type;
     return EWP_LOS_UNKNOWN;
 }
@@ -909,7 +819,7 @@ static enum ewp_los_type los_type_of(const char *id)
  */
 static bool los_id_prefix_unknown(xmlNodePtr n)
 {
-    char *id = node_text(n);
+    char *id = xmlutil_node_text(n);
     size_t up;
     bool unknown;
 
@@ -981,7 +891,7 @@ static void path_build(const struct parse *p, xmlNodePtr n, char *out, size_t si
     if (attr != NULL)
         buf_printf(&b, "/@%s%s%s", attr_prefix ? attr_prefix : "", attr_prefix ? ":" : "", attr);
     if (b.data != NULL)
-        copy_utf8(out, b.data, size);
+        xmlutil_copy_utf8(out, b.data, size);
     buf_cleanup(&b);
 }
 
@@ -995,7 +905,8 @@ static void path_add_attribute(char *path, size_t size, const char *msg)
     const char *a, *b, *local;
     size_t len = strlen(path);
 
-    if (len == 0 || !has_prefix(msg, "Element '") || (a = strstr(msg, "', attribute '")) == NULL)
+    if (len == 0 || !xmlutil_has_prefix(msg, "Element '") ||
+        (a = strstr(msg, "', attribute '")) == NULL)
         return;
     a += strlen("', attribute '");
     if ((b = strchr(a, '\'')) == NULL || b[1] != ':')
@@ -1008,9 +919,9 @@ static void path_add_attribute(char *path, size_t size, const char *msg)
         local = close + 1;
     }
     if ((size_t)snprintf(path + len, size - len, "/@%s%.*s",
-                         has_prefix(a, "{" NS_XML "}") ? "xml:" : "", (int)(b - local),
+                         xmlutil_has_prefix(a, "{" NS_XML "}") ? "xml:" : "", (int)(b - local),
                          local) >= size - len)
-        utf8_trim_tail(path);
+        xmlutil_utf8_trim_tail(path);
 }
 
 static void error_fill(const struct parse *p, struct ewp_error *rec, xmlErrorPtr e)
@@ -1027,7 +938,7 @@ static void error_fill(const struct parse *p, struct ewp_error *rec, xmlErrorPtr
     path_build(p, e->node, rec->path, sizeof(rec->path));
     if (e->node != NULL && ((xmlNodePtr)e->node)->type == XML_ELEMENT_NODE)
         path_add_attribute(rec->path, sizeof(rec->path), e->message ? e->message : "");
-    copy_utf8(rec->message, msg, sizeof(rec->message));
+    xmlutil_copy_utf8(rec->message, msg, sizeof(rec->message));
     free(msg);
 }
 
@@ -1123,12 +1034,13 @@ static void lang_key(const char *tag, char out[4])
     out[0] = '\0';
     if (tag == NULL)
         return;
-    while (is_space((unsigned char)*tag))
+    while (xmlutil_is_space((unsigned char)*tag))
         tag++;
     while (n < 4 && isalpha((unsigned char)tag[n]))
         n++;
     if (n < 2 || n > 3 ||
-        (tag[n] != '\0' && tag[n] != '-' && tag[n] != '_' && !is_space((unsigned char)tag[n])))
+        (tag[n] != '\0' && tag[n] != '-' && tag[n] != '_' &&
+         !xmlutil_is_space((unsigned char)tag[n])))
         return;
     for (size_t i = 0; i < n; i++)
         out[i] = (char)tolower((unsigned char)tag[i]);
@@ -1141,7 +1053,7 @@ static void lang_text_add(struct lang_map *m, xmlNodePtr n)
     char lang[4];
     char *text;
 
-    if (m->n >= MAX_LANGS || (text = node_text(n)) == NULL)
+    if (m->n >= MAX_LANGS || (text = xmlutil_node_text(n)) == NULL)
         return;
     tag = xmlNodeGetLang(n); /* xml:lang is inherited */
     lang_key((const char *)tag, lang);
@@ -1176,7 +1088,7 @@ static bool date_valid(const char *s)
 /* An xs:date ("2016-07-01", with an optional zone "Z", "+02:00") -> YYYY-MM-DD, else "". */
 static void date_read(xmlNodePtr n, char out[11])
 {
-    char *t = node_text(n);
+    char *t = xmlutil_node_text(n);
 
     out[0] = '\0';
     if (t == NULL)
@@ -1217,11 +1129,11 @@ static void credit_read(const struct parse *p, xmlNodePtr credit, struct offer *
     char *scheme = NULL, *value = NULL;
     double v;
 
-    for (xmlNodePtr c = first_element(credit->children); c; c = next_element(c)) {
+    for (xmlNodePtr c = xmlutil_first_element(credit->children); c; c = xmlutil_next_element(c)) {
         if (is_ns(p, c) && name_is(c, "scheme") && scheme == NULL)
-            scheme = node_text(c);
+            scheme = xmlutil_node_text(c);
         else if (is_ns(p, c) && name_is(c, "value") && value == NULL)
-            value = node_text(c);
+            value = xmlutil_node_text(c);
     }
     /* "ects" is the one predefined scheme; ELMO data writes "ECTS" too */
     if (scheme != NULL && strcasecmp(scheme, "ects") == 0 && value != NULL &&
@@ -1235,7 +1147,7 @@ static void credit_read(const struct parse *p, xmlNodePtr credit, struct offer *
 
 static void loi_read(const struct parse *p, xmlNodePtr loi, bool first, struct offer *o)
 {
-    for (xmlNodePtr c = first_element(loi->children); c; c = next_element(c)) {
+    for (xmlNodePtr c = xmlutil_first_element(loi->children); c; c = xmlutil_next_element(c)) {
         if (!is_ns(p, c))
             continue;
         if (first && name_is(c, "start")) {
@@ -1245,7 +1157,7 @@ static void loi_read(const struct parse *p, xmlNodePtr loi, bool first, struct o
         } else if (name_is(c, "credit") && !o->has_ects) {
             credit_read(p, c, o);
         } else if (name_is(c, "languageOfInstruction")) {
-            char *tag = node_text(c);
+            char *tag = xmlutil_node_text(c);
             char lang[4];
             lang_key(tag, lang);
             if (lang[0] != '\0')
@@ -1270,7 +1182,7 @@ struct url_pick {
 
 static void url_consider(struct url_pick *u, xmlNodePtr n)
 {
-    char *url = node_text(n);
+    char *url = xmlutil_node_text(n);
     xmlChar *tag;
     char lang[4];
 
@@ -1307,22 +1219,22 @@ static void los_child_read(const struct parse *p, xmlNodePtr c, struct ewp_item 
     struct offer *o = &item->offer;
 
     if (name_is(c, "los-id") && o->source_id == NULL) {
-        o->source_id = node_text(c);
+        o->source_id = xmlutil_node_text(c);
     } else if (name_is(c, "los-code") && item->los_code == NULL) {
-        item->los_code = node_text(c);
+        item->los_code = xmlutil_node_text(c);
     } else if (name_is(c, "ounit-id") && item->ounit_id == NULL) {
-        item->ounit_id = node_text(c);
+        item->ounit_id = xmlutil_node_text(c);
     } else if (name_is(c, "title")) {
         lang_text_add(&o->title, c);
     } else if (name_is(c, "description")) {
         lang_text_add(&o->description, c);
     } else if (name_is(c, "iscedCode") && o->nisced == 0) {
-        char *code = node_text(c);
+        char *code = xmlutil_node_text(c);
         if (code != NULL && isced_shaped(code))
             strv_add_unique(&o->isced, &o->nisced, code);
         free(code);
     } else if (name_is(c, "eqfLevelProvided") && o->eqf == 0) {
-        char *t = node_text(c);
+        char *t = xmlutil_node_text(c);
         long level;
         if (t != NULL && mcx_parse_int(t, 1, 8, &level) == 0)
             o->eqf = (int)level;
@@ -1331,7 +1243,7 @@ static void los_child_read(const struct parse *p, xmlNodePtr c, struct ewp_item 
         url_consider(urls, c);
     } else if (name_is(c, "specifies")) {
         bool first = true;
-        for (xmlNodePtr i = first_element(c->children); i; i = next_element(i)) {
+        for (xmlNodePtr i = xmlutil_first_element(c->children); i; i = xmlutil_next_element(i)) {
             if (is_ns(p, i) && name_is(i, "learningOpportunityInstance")) {
                 loi_read(p, i, first, o);
                 first = false;
@@ -1345,7 +1257,7 @@ static void los_read(const struct parse *p, xmlNodePtr los, struct ewp_item *ite
 {
     struct url_pick urls = {0};
 
-    for (xmlNodePtr c = first_element(los->children); c; c = next_element(c))
+    for (xmlNodePtr c = xmlutil_first_element(los->children); c; c = xmlutil_next_element(c))
         if (is_ns(p, c))
             los_child_read(p, c, item, &urls);
     item->offer.homepage = url_choose(&urls);
@@ -1362,8 +1274,8 @@ static void los_tolerate(const struct parse *p, xmlNodePtr los)
     static const char *const types[] = {"Degree Programme", "Module", "Course", "Class"};
     xmlNodePtr c, next;
 
-    for (c = first_element(los->children); c; c = next) {
-        next = next_element(c);
+    for (c = xmlutil_first_element(los->children); c; c = next) {
+        next = xmlutil_next_element(c);
         if (!is_ns(p, c))
             continue;
         if (name_is(c, "type")) {
@@ -1378,8 +1290,8 @@ static void los_tolerate(const struct parse *p, xmlNodePtr los)
                 node_drop(c);
         } else if (name_is(c, "contains")) {
             xmlNodePtr r, rnext;
-            for (r = first_element(c->children); r; r = rnext) {
-                rnext = next_element(r);
+            for (r = xmlutil_first_element(c->children); r; r = rnext) {
+                rnext = xmlutil_next_element(r);
                 if (is_ns(p, r) && name_is(r, "los-id") && los_id_prefix_unknown(r))
                     node_drop(r);
             }
@@ -1393,8 +1305,8 @@ static int los_index(struct parse *p, struct ewp_doc *out, struct mcx_error *err
 {
     size_t n = 0;
 
-    for (xmlNodePtr c = first_element(p->root->children); c; c = next_element(c))
-        if (node_is(c, EWP_NS_COURSES, "learningOpportunitySpecification"))
+    for (xmlNodePtr c = xmlutil_first_element(p->root->children); c; c = xmlutil_next_element(c))
+        if (xmlutil_node_is(c, EWP_NS_COURSES, "learningOpportunitySpecification"))
             n++;
     if (n > EWP_MAX_ITEMS) {
         mcx_error_set(err, "too_large",
@@ -1405,9 +1317,9 @@ static int los_index(struct parse *p, struct ewp_doc *out, struct mcx_error *err
     out->items = xcalloc(n ? n : 1, sizeof(*out->items));
     out->nitems = n;
     n = 0;
-    for (xmlNodePtr c = first_element(p->root->children); c; c = next_element(c)) {
+    for (xmlNodePtr c = xmlutil_first_element(p->root->children); c; c = xmlutil_next_element(c)) {
         struct ewp_item *it;
-        if (!node_is(c, EWP_NS_COURSES, "learningOpportunitySpecification"))
+        if (!xmlutil_node_is(c, EWP_NS_COURSES, "learningOpportunitySpecification"))
             continue;
         it = &out->items[n];
         offer_init(&it->offer);
@@ -1454,7 +1366,7 @@ int ewp_parse_courses(const struct ewp_schemas *s, const char *data, size_t len,
     }
     p.out = out;
     validate(&p, s);
-    for (xmlNodePtr c = first_element(p.root->children); c; c = next_element(c))
+    for (xmlNodePtr c = xmlutil_first_element(p.root->children); c; c = xmlutil_next_element(c))
         if (c->_private != NULL && i < out->nitems)
             los_read(&p, c, &out->items[i++]);
     doc_errors_spread(out);
@@ -1542,23 +1454,23 @@ int ewp_parse_replication(const struct ewp_schemas *s, const char *data, size_t 
     if (parse_begin(&p, s, data, len, max_bytes, EWP_NS_REPLICATION, "course-replication-response",
                     err) < 0)
         return -1;
-    for (c = first_element(p.root->children); c; c = next) {
-        next = next_element(c);
-        if (node_is(c, EWP_NS_REPLICATION, "los-id") && los_id_prefix_unknown(c))
+    for (c = xmlutil_first_element(p.root->children); c; c = next) {
+        next = xmlutil_next_element(c);
+        if (xmlutil_node_is(c, EWP_NS_REPLICATION, "los-id") && los_id_prefix_unknown(c))
             node_drop(c);
     }
     validate(&p, s);
     if (p.nerrs > 0) {
         mcx_error_set(err, "validation_failed", "%s%s", p.first.message,
                       p.nerrs > 1 ? " (and more errors)" : "");
-        utf8_trim_tail(err->message);
-        copy_utf8(err->path, p.first.path, sizeof(err->path));
+        xmlutil_utf8_trim_tail(err->message);
+        xmlutil_copy_utf8(err->path, p.first.path, sizeof(err->path));
         err->line = p.first.line;
         parse_end(&p);
         return -1;
     }
-    for (c = first_element(p.root->children); c; c = next_element(c)) {
-        char *id = node_text(c);
+    for (c = xmlutil_first_element(p.root->children); c; c = xmlutil_next_element(c)) {
+        char *id = xmlutil_node_text(c);
         if (id == NULL)
             continue;
         out->ids = xrealloc(out->ids, (out->n + 1) * sizeof(*out->ids));

@@ -213,15 +213,11 @@ static void job_stored(struct db_result *res, const struct db_error *err, void *
         job_fail(j, "storing the offers failed: %s", err->message);
         return;
     }
-    for (int i = 0; i < db_result_rows(res); i++) {
-        const char *outcome = db_result_value(res, i, 1);
-        if (strcmp(outcome, "unchanged") == 0)
-            j->unchanged++;
-        else if (strcmp(outcome, "removed") == 0)
-            j->removed++;
-        else
-            j->accepted++;
-    }
+    struct store_counts c = {0, 0, 0};
+    store_counts_add(&c, res);
+    j->accepted = (int)c.accepted;
+    j->unchanged = (int)c.unchanged;
+    j->removed = (int)c.removed;
     job_record(j);
 }
 

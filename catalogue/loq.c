@@ -25,6 +25,8 @@
 #include <libxml/tree.h>
 #include <libxml/uri.h>
 #include <libxml/xmlschemastypes.h>
+
+#include "catalogue/xmlutil.h"
 #include <libxml/xmlschemas.h>
 
 /* ---- vocabularies (schemas/loq/cv) ---- */
@@ -147,53 +149,6 @@ static const struct {
 
 /* ---- small helpers ---- */
 
-static bool is_space(int c)
-{
-    return c == ' ' || c == '\t' || c == '\n' || c == '\r';
-}
-
-/* A copy of s without leading and trailing XML whitespace. */
-static char *trim_dup(const char *s)
-{
-    size_t len;
-
-    while (is_space((unsigned char)*s))
-        s++;
-    len = strlen(s);
-    while (len > 0 && is_space((unsigned char)s[len - 1]))
-        len--;
-    return xstrndup(s, len);
-}
-
-static bool has_prefix(const char *s, const char *prefix)
-{
-    return strncmp(s, prefix, strlen(prefix)) == 0;
-}
-
-/* Cuts s (in place) back to a whole UTF-8 character if a copy truncated it. */
-static void utf8_trim_tail(char *s)
-{
-    size_t len = strlen(s), start = len;
-    unsigned char lead;
-    size_t need;
-
-    while (start > 0 && ((unsigned char)s[start - 1] & 0xc0) == 0x80)
-        start--;
-    if (start == 0)
-        return;
-    lead = (unsigned char)s[start - 1];
-    need = lead >= 0xf0 ? 4 : lead >= 0xe0 ? 3 : lead >= 0xc0 ? 2 : 1;
-    if (len - (start - 1) < need)
-        s[start - 1] = '\0';
-}
-
-/* A bounded copy that never ends in half a UTF-8 character. */
-static void copy_utf8(char *dst, const char *src, size_t size)
-{
-    if (mcx_strlcpy(dst, src, size) >= size)
-        utf8_trim_tail(dst);
-}
-
 /* User text quoted in a message: at most 200 bytes, whole characters. */
 struct quote {
     char s[201];
@@ -203,20 +158,8 @@ static struct quote quote_of(const char *text)
 {
     struct quote q;
 
-    copy_utf8(q.s, text ? text : "", sizeof(q.s));
+    xmlutil_copy_utf8(q.s, text ? text : "", sizeof(q.s));
     return q;
-}
-
-static char *attr_get(xmlNodePtr n, const char *name)
-{
-    xmlChar *v = xmlGetNoNsProp(n, (const xmlChar *)name);
-    char *copy;
-
-    if (v == NULL)
-        return NULL;
-    copy = xstrdup((const char *)v);
-    xmlFree(v);
-    return copy;
 }
 
 /* Looks a fixed-width code up in a table of (a, b) pairs of widths wa, wb. */
@@ -300,14 +243,14 @@ static void lang_attr_normalise(const char *in, char *out, size_t size)
     size_t n = 0;
     char eu[16];
 
-    while (is_space((unsigned char)*in))
+    while (xmlutil_is_space((unsigned char)*in))
         in++;
     while (*in != '\0' && n + 1 < size)
         out[n++] = (char)tolower((unsigned char)*in++);
-    while (n > 0 && is_space((unsigned char)out[n - 1]))
+    while (n > 0 && xmlutil_is_space((unsigned char)out[n - 1]))
         n--;
     out[n] = '\0';
-    utf8_trim_tail(out);
+    xmlutil_utf8_trim_tail(out);
     n = strlen(out);
     if (n == 3 && lang_from_eu(out, eu) && strlen(eu) == 2)
         mcx_strlcpy(out, eu, size);
@@ -381,7 +324,7 @@ static const char *nqf_for_country(const char *alpha2)
 
 static enum offer_mode mode_from_uri(const char *uri)
 {
-    if (!has_prefix(uri, URI_MODE))
+    if (!xmlutil_has_prefix(uri, URI_MODE))
         return OFFER_MODE_UNKNOWN;
     uri += strlen(URI_MODE);
     for (size_t i = 0; i < MCX_ARRAY_LEN(mode_codes); i++)
@@ -401,7 +344,7 @@ static const char *mode_code(enum offer_mode m)
 /* "http://data.europa.eu/snb/eqf/6" -> 6; 0 for anything else. */
 static int eqf_from_uri(const char *uri)
 {
-    if (!has_prefix(uri, URI_EQF))
+    if (!xmlutil_has_prefix(uri, URI_EQF))
         return 0;
     uri += strlen(URI_EQF);
     if (uri[0] >= '1' && uri[0] <= '8' && uri[1] == '\0')
@@ -439,7 +382,7 @@ static void date_from_datetime(const char *s, char out[11])
     char day[11];
 
     out[0] = '\0';
-    while (is_space((unsigned char)*s))
+    while (xmlutil_is_space((unsigned char)*s))
         s++;
     if (strlen(s) < 10)
         return;
@@ -498,7 +441,7 @@ static void decimal_format(double v, bool fixed, char *out, size_t size)
 /* A decimal number as publishers write it: "3", " 7.5 ", "7,5". */
 static bool number_parse(const char *s, double min, double max, double *out)
 {
-    char *t = trim_dup(s);
+    char *t = xmlutil_trim_dup(s);
     int rc;
 
     for (char *c = t; *c != '\0'; c++)
@@ -638,7 +581,7 @@ static int vocab_load(struct loq_schemas *s, const char *dir, enum vocab v, stru
     top = xmlDocGetRootElement(doc);
     for (n = top; n != NULL;) {
         if (n->type == XML_ELEMENT_NODE && xmlStrEqual(n->name, (const xmlChar *)"enumeration")) {
-            char *value = attr_get(n, "value");
+            char *value = xmlutil_attr_get(n, "value");
             if (value != NULL && s->first[v] == NULL)
                 s->first[v] = xstrdup(value);
             if (value != NULL)
@@ -869,17 +812,17 @@ static char *message_clean(const char *msg)
     buf_init(&b);
     while (*p != '\0' && b.len < MAX_MESSAGE) {
         const char *close;
-        if (*p == '{' && has_prefix(p + 1, "http") && (close = strchr(p, '}')) != NULL) {
+        if (*p == '{' && xmlutil_has_prefix(p + 1, "http") && (close = strchr(p, '}')) != NULL) {
             p = close + 1;
             continue;
         }
         buf_putc(&b, *p++);
     }
-    while (b.len > 0 && is_space((unsigned char)b.data[b.len - 1]))
+    while (b.len > 0 && xmlutil_is_space((unsigned char)b.data[b.len - 1]))
         b.data[--b.len] = '\0';
     if (b.data == NULL)
         buf_puts(&b, "error");
-    utf8_trim_tail(b.data);
+    xmlutil_utf8_trim_tail(b.data);
     return buf_steal(&b, NULL);
 }
 
@@ -891,7 +834,7 @@ static void parse_error_record(struct parse *p, xmlErrorPtr e)
     if (e == NULL || e->level < XML_ERR_ERROR || p->first_msg[0] != '\0')
         return;
     msg = message_clean(e->message);
-    copy_utf8(p->first_msg, msg, sizeof(p->first_msg));
+    xmlutil_copy_utf8(p->first_msg, msg, sizeof(p->first_msg));
     free(msg);
     p->first_line = e->line;
 }
@@ -1007,12 +950,6 @@ static int xml_read(struct parse *p, const char *data, size_t len, struct mcx_er
     return -1;
 }
 
-static bool node_is(xmlNodePtr n, const char *ns, const char *name)
-{
-    return n != NULL && n->type == XML_ELEMENT_NODE && n->ns != NULL &&
-           strcmp((const char *)n->ns->href, ns) == 0 && strcmp((const char *)n->name, name) == 0;
-}
-
 static int root_check(struct parse *p, struct mcx_error *err)
 {
     const char *href;
@@ -1042,18 +979,6 @@ unsupported:
 
 /* ---- parsing: the entity index ---- */
 
-static xmlNodePtr first_element(xmlNodePtr n)
-{
-    while (n != NULL && n->type != XML_ELEMENT_NODE)
-        n = n->next;
-    return n;
-}
-
-static xmlNodePtr next_element(xmlNodePtr n)
-{
-    return first_element(n->next);
-}
-
 /*
  * An attribute as XSD sees an xs:anyURI or token after whiteSpace="collapse":
  * tabs and newlines made spaces, runs of spaces one, none at the ends. Keys
@@ -1061,14 +986,14 @@ static xmlNodePtr next_element(xmlNodePtr n)
  */
 static char *attr_collapsed(xmlNodePtr n, const char *name)
 {
-    char *v = attr_get(n, name);
+    char *v = xmlutil_attr_get(n, name);
     size_t w = 0;
     bool space = false;
 
     if (v == NULL)
         return NULL;
     for (size_t r = 0; v[r] != '\0'; r++) {
-        if (is_space((unsigned char)v[r])) {
+        if (xmlutil_is_space((unsigned char)v[r])) {
             space = w > 0;
             continue;
         }
@@ -1106,11 +1031,11 @@ static void entity_add(struct parse *p, xmlNodePtr node, size_t pos)
 /* Every element child of a container is an entity; positions count per name. */
 static void entities_index(struct parse *p)
 {
-    for (xmlNodePtr c = first_element(p->root->children); c; c = next_element(c)) {
-        bool lo_container = node_is(c, p->ns, "learningOpportunityReferences");
+    for (xmlNodePtr c = xmlutil_first_element(p->root->children); c; c = xmlutil_next_element(c)) {
+        bool lo_container = xmlutil_node_is(c, p->ns, "learningOpportunityReferences");
         xmlHashTablePtr counts = xmlHashCreate(8);
 
-        for (xmlNodePtr e = first_element(c->children); e; e = next_element(e)) {
+        for (xmlNodePtr e = xmlutil_first_element(c->children); e; e = xmlutil_next_element(e)) {
             const xmlChar *href = e->ns ? e->ns->href : (const xmlChar *)"";
             uintptr_t pos = (uintptr_t)xmlHashLookup2(counts, e->name, href) + 1;
 
@@ -1119,7 +1044,7 @@ static void entities_index(struct parse *p)
             else
                 xmlHashUpdateEntry2(counts, e->name, href, (void *)pos, NULL);
             entity_add(p, e, (size_t)pos);
-            if (lo_container && node_is(e, p->ns, "learningOpportunity")) {
+            if (lo_container && xmlutil_node_is(e, p->ns, "learningOpportunity")) {
                 GROW(p->los, p->nlos, p->caplos);
                 p->ents[p->nents - 1].item = p->nlos;
                 p->los[p->nlos++] = p->nents - 1;
@@ -1200,7 +1125,8 @@ static void coded_check(struct parse *p, xmlNodePtr n)
     valid = vocab_has(p, v, value) || vocab_has(p, coded_elements[k].or_vocab, value);
     GROW(p->swaps, p->nswaps, p->capswaps);
     p->swaps[p->nswaps].node = n;
-    p->swaps[p->nswaps].value = valid ? attr_get(n, "uri") : xstrdup(p->schemas->placeholder[v]);
+    p->swaps[p->nswaps].value =
+        valid ? xmlutil_attr_get(n, "uri") : xstrdup(p->schemas->placeholder[v]);
     p->nswaps++;
     xmlSetProp(n, (const xmlChar *)"uri", (const xmlChar *)p->schemas->first[v]);
     if (valid) {
@@ -1217,7 +1143,7 @@ static void coded_check(struct parse *p, xmlNodePtr n)
                      vocab_files[v].file) < 0)
             abort(); /* out of memory */
         if (p->errs[i].msg != NULL)
-            utf8_trim_tail(p->errs[i].msg);
+            xmlutil_utf8_trim_tail(p->errs[i].msg);
     }
     free(value);
 }
@@ -1284,7 +1210,7 @@ static xmlNodePtr entity_find(const struct parse *p, const char *id, const char 
     for (size_t t = ptr_to_index(xmlHashLookup(p->ids, (const xmlChar *)id));
          t != NONE && steps++ < MAX_SAME_ID; t = p->ents[t].next_same_id)
         for (size_t k = 0; names[k] != NULL; k++)
-            if (node_is(p->ents[t].node, p->ns, names[k]))
+            if (xmlutil_node_is(p->ents[t].node, p->ns, names[k]))
                 return p->ents[t].node;
     return NULL;
 }
@@ -1512,7 +1438,7 @@ static void path_build(const struct parse *p, xmlNodePtr n, char *out, size_t si
     if (attr != NULL)
         buf_printf(&b, "/@%s", attr);
     if (b.data != NULL)
-        copy_utf8(out, b.data, size);
+        xmlutil_copy_utf8(out, b.data, size);
     buf_cleanup(&b);
 }
 
@@ -1527,13 +1453,13 @@ static void path_add_attribute(char *path, size_t size, const struct raw_error *
     size_t len = strlen(path);
 
     if (r->msg == NULL || r->node == NULL || r->node->type != XML_ELEMENT_NODE || len == 0 ||
-        !has_prefix(r->msg, "Element '") || (a = strstr(r->msg, "', attribute '")) == NULL)
+        !xmlutil_has_prefix(r->msg, "Element '") || (a = strstr(r->msg, "', attribute '")) == NULL)
         return;
     a += strlen("', attribute '");
     if ((b = strchr(a, '\'')) == NULL || b[1] != ':')
         return;
     if ((size_t)snprintf(path + len, size - len, "/@%.*s", (int)(b - a), a) >= size - len)
-        utf8_trim_tail(path);
+        xmlutil_utf8_trim_tail(path);
 }
 
 /* Appends error r to a list (kept up to LOQ_ITEM_MAX_ERRORS). */
@@ -1564,9 +1490,9 @@ static void error_append(const struct parse *p, struct loq_error **list, size_t 
         if ((size_t)snprintf(
                 e->message, sizeof(e->message), "in the %s '%s' this offer refers to: %s",
                 (const char *)ent->node->name, quote_of(ent->id).s, msg) >= sizeof(e->message))
-            utf8_trim_tail(e->message);
+            xmlutil_utf8_trim_tail(e->message);
     } else {
-        copy_utf8(e->message, msg, sizeof(e->message));
+        xmlutil_copy_utf8(e->message, msg, sizeof(e->message));
     }
 }
 
@@ -1670,32 +1596,15 @@ struct lo_read {
     size_t cap_outcomes;
 };
 
-/* Trimmed text content, or NULL when empty. */
-static char *node_text(xmlNodePtr n)
-{
-    xmlChar *raw = xmlNodeGetContent(n);
-    char *t;
-
-    if (raw == NULL)
-        return NULL;
-    t = trim_dup((const char *)raw);
-    xmlFree(raw);
-    if (t[0] == '\0') {
-        free(t);
-        return NULL;
-    }
-    return t;
-}
-
 /* A language-tagged text (rdf:LangStringType: attribute `language`). */
 static void lang_text_add(struct lang_map *m, xmlNodePtr n)
 {
     char lang[64];
     char *attr, *text;
 
-    if (m->n >= MAX_LANGS || (text = node_text(n)) == NULL)
+    if (m->n >= MAX_LANGS || (text = xmlutil_node_text(n)) == NULL)
         return;
-    attr = attr_get(n, "language");
+    attr = xmlutil_attr_get(n, "language");
     lang_attr_normalise(attr ? attr : "", lang, sizeof(lang));
     lang_map_add(m, lang, text);
     free(attr);
@@ -1727,7 +1636,7 @@ static char *uri_code(xmlNodePtr n, const char *prefix)
 
     if (uri == NULL)
         return NULL;
-    if (has_prefix(uri, prefix) && uri[strlen(prefix)] != '\0')
+    if (xmlutil_has_prefix(uri, prefix) && uri[strlen(prefix)] != '\0')
         code = xstrdup(uri + strlen(prefix));
     free(uri);
     return code;
@@ -1754,8 +1663,8 @@ static void note_read(struct lo_read *r, xmlNodePtr note)
     struct lang_map *into = NULL;
     char *topic = NULL;
 
-    for (xmlNodePtr c = first_element(note->children); c; c = next_element(c))
-        if (node_is(c, NS_DC, "subject") && topic == NULL)
+    for (xmlNodePtr c = xmlutil_first_element(note->children); c; c = xmlutil_next_element(c))
+        if (xmlutil_node_is(c, NS_DC, "subject") && topic == NULL)
             topic = uri_trimmed(c);
     if (topic == NULL)
         return;
@@ -1768,14 +1677,14 @@ static void note_read(struct lo_read *r, xmlNodePtr note)
     free(topic);
     if (into == NULL)
         return;
-    for (xmlNodePtr c = first_element(note->children); c; c = next_element(c))
+    for (xmlNodePtr c = xmlutil_first_element(note->children); c; c = xmlutil_next_element(c))
         if (is_ns(r->p, c) && name_is(c, "noteLiteral"))
             lang_text_add(into, c);
 }
 
 static void literals_read(const struct parse *p, xmlNodePtr note, struct lang_map *into)
 {
-    for (xmlNodePtr c = first_element(note->children); c; c = next_element(c))
+    for (xmlNodePtr c = xmlutil_first_element(note->children); c; c = xmlutil_next_element(c))
         if (is_ns(p, c) && name_is(c, "noteLiteral"))
             lang_text_add(into, c);
 }
@@ -1783,15 +1692,15 @@ static void literals_read(const struct parse *p, xmlNodePtr note, struct lang_ma
 /* homepage (WebResourceType) -> its contentUrl */
 static char *web_url(const struct parse *p, xmlNodePtr web)
 {
-    for (xmlNodePtr c = first_element(web->children); c; c = next_element(c))
+    for (xmlNodePtr c = xmlutil_first_element(web->children); c; c = xmlutil_next_element(c))
         if (is_ns(p, c) && name_is(c, "contentUrl"))
-            return node_text(c);
+            return xmlutil_node_text(c);
     return NULL;
 }
 
 static void date_read(xmlNodePtr n, char out[11])
 {
-    char *t = node_text(n);
+    char *t = xmlutil_node_text(n);
 
     if (t != NULL)
         date_from_datetime(t, out);
@@ -1800,7 +1709,7 @@ static void date_read(xmlNodePtr n, char out[11])
 
 static void temporal_read(const struct parse *p, xmlNodePtr t, struct offer *o)
 {
-    for (xmlNodePtr c = first_element(t->children); c; c = next_element(c)) {
+    for (xmlNodePtr c = xmlutil_first_element(t->children); c; c = xmlutil_next_element(c)) {
         if (!is_ns(p, c))
             continue;
         if (name_is(c, "startDate") && o->starts[0] == '\0')
@@ -1813,17 +1722,17 @@ static void temporal_read(const struct parse *p, xmlNodePtr t, struct offer *o)
 /* priceDetail/amount: unit (currency URI) + value (xs:decimal) */
 static void price_read(const struct parse *p, xmlNodePtr price, struct offer *o)
 {
-    for (xmlNodePtr a = first_element(price->children); a; a = next_element(a)) {
+    for (xmlNodePtr a = xmlutil_first_element(price->children); a; a = xmlutil_next_element(a)) {
         char *currency = NULL, *value = NULL;
         double amount;
 
         if (!is_ns(p, a) || !name_is(a, "amount"))
             continue;
-        for (xmlNodePtr c = first_element(a->children); c; c = next_element(c)) {
+        for (xmlNodePtr c = xmlutil_first_element(a->children); c; c = xmlutil_next_element(c)) {
             if (is_ns(p, c) && name_is(c, "unit") && currency == NULL)
                 currency = uri_code(c, URI_CURRENCY);
             else if (is_ns(p, c) && name_is(c, "value") && value == NULL)
-                value = node_text(c);
+                value = xmlutil_node_text(c);
         }
         if (value != NULL && number_parse(value, 0, 1e12, &amount)) {
             o->has_price = true;
@@ -1845,7 +1754,7 @@ static void credit_read(const struct parse *p, xmlNodePtr cp, struct offer *o)
     char *point = NULL;
     double v;
 
-    for (xmlNodePtr c = first_element(cp->children); c; c = next_element(c)) {
+    for (xmlNodePtr c = xmlutil_first_element(cp->children); c; c = xmlutil_next_element(c)) {
         if (!is_ns(p, c))
             continue;
         if (name_is(c, "framework")) {
@@ -1853,7 +1762,7 @@ static void credit_read(const struct parse *p, xmlNodePtr cp, struct offer *o)
             ects = uri != NULL && strcmp(uri, URI_ECTS) == 0;
             free(uri);
         } else if (name_is(c, "point") && point == NULL) {
-            point = node_text(c);
+            point = xmlutil_node_text(c);
         }
     }
     if (ects && point != NULL && number_parse(point, 0, 1000, &v)) {
@@ -1871,7 +1780,7 @@ static void outcome_read(struct lo_read *r, xmlNodePtr ref)
 
     if (lo == NULL || o->noutcomes >= MAX_OUTCOMES)
         return;
-    for (xmlNodePtr c = first_element(lo->children); c; c = next_element(c))
+    for (xmlNodePtr c = xmlutil_first_element(lo->children); c; c = xmlutil_next_element(c))
         if (is_ns(r->p, c) && name_is(c, "title"))
             lang_text_add(&m, c);
     if (m.n == 0) /* an outcome with no text says nothing (3.1.0 exports need one) */
@@ -1903,7 +1812,7 @@ static void spec_child_read(struct lo_read *r, xmlNodePtr c)
     } else if (name_is(c, "creditPoint") && !o->has_ects) {
         credit_read(r->p, c, o);
     } else if (name_is(c, "volumeOfLearning") && o->volume_of_learning == NULL) {
-        o->volume_of_learning = node_text(c);
+        o->volume_of_learning = xmlutil_node_text(c);
     } else if (name_is(c, "mode") && o->mode == OFFER_MODE_UNKNOWN) {
         char *uri = uri_trimmed(c);
         o->mode = uri ? mode_from_uri(uri) : OFFER_MODE_UNKNOWN;
@@ -1934,7 +1843,7 @@ static void org_read(struct lo_read *r, xmlNodePtr org)
     struct offer *o = r->o;
 
     o->provider_id = attr_collapsed(org, "id");
-    for (xmlNodePtr c = first_element(org->children); c; c = next_element(c)) {
+    for (xmlNodePtr c = xmlutil_first_element(org->children); c; c = xmlutil_next_element(c)) {
         if (!is_ns(r->p, c))
             continue;
         if (name_is(c, "legalName")) {
@@ -1945,10 +1854,12 @@ static void org_read(struct lo_read *r, xmlNodePtr org)
             r->org_accreditation = entity_find_ref(r->p, c, ACCREDITATION_KINDS);
         } else if (name_is(c, "location") && o->provider_country[0] == '\0') {
             xmlNodePtr loc = entity_find_ref(r->p, c, LOCATION_KINDS);
-            for (xmlNodePtr a = loc ? first_element(loc->children) : NULL; a; a = next_element(a)) {
+            for (xmlNodePtr a = loc ? xmlutil_first_element(loc->children) : NULL; a;
+                 a = xmlutil_next_element(a)) {
                 if (!is_ns(r->p, a) || !name_is(a, "address"))
                     continue;
-                for (xmlNodePtr cc = first_element(a->children); cc; cc = next_element(cc)) {
+                for (xmlNodePtr cc = xmlutil_first_element(a->children); cc;
+                     cc = xmlutil_next_element(cc)) {
                     char *code;
                     if (!is_ns(r->p, cc) || !name_is(cc, "countryCode"))
                         continue;
@@ -1966,7 +1877,7 @@ static void titles_read(const struct parse *p, xmlNodePtr n, struct lang_map *in
 {
     if (n == NULL)
         return;
-    for (xmlNodePtr c = first_element(n->children); c; c = next_element(c))
+    for (xmlNodePtr c = xmlutil_first_element(n->children); c; c = xmlutil_next_element(c))
         if (is_ns(p, c) && name_is(c, "title"))
             lang_text_add(into, c);
 }
@@ -1974,12 +1885,12 @@ static void titles_read(const struct parse *p, xmlNodePtr n, struct lang_map *in
 /* DESIGN §5: the first identifier's skos:notation, else the id attribute. */
 static char *external_id_read(const struct parse *p, xmlNodePtr lo)
 {
-    for (xmlNodePtr c = first_element(lo->children); c; c = next_element(c)) {
+    for (xmlNodePtr c = xmlutil_first_element(lo->children); c; c = xmlutil_next_element(c)) {
         if (!is_ns(p, c) || !name_is(c, "identifier"))
             continue;
-        for (xmlNodePtr n = first_element(c->children); n; n = next_element(n))
-            if (node_is(n, NS_SKOS, "notation"))
-                return node_text(n);
+        for (xmlNodePtr n = xmlutil_first_element(c->children); n; n = xmlutil_next_element(n))
+            if (xmlutil_node_is(n, NS_SKOS, "notation"))
+                return xmlutil_node_text(n);
         break;
     }
     return NULL;
@@ -2027,11 +1938,11 @@ static void lo_read(const struct parse *p, xmlNodePtr lo, struct offer *o)
     o->external_id = external_id_read(p, lo);
     if (o->external_id == NULL && o->source_id != NULL)
         o->external_id = xstrdup(o->source_id);
-    for (xmlNodePtr c = first_element(lo->children); c; c = next_element(c))
+    for (xmlNodePtr c = xmlutil_first_element(lo->children); c; c = xmlutil_next_element(c))
         if (is_ns(p, c))
             lo_child_read(&r, c, &spec, &org);
     if (spec != NULL)
-        for (xmlNodePtr c = first_element(spec->children); c; c = next_element(c))
+        for (xmlNodePtr c = xmlutil_first_element(spec->children); c; c = xmlutil_next_element(c))
             if (is_ns(p, c))
                 spec_child_read(&r, c);
     if (org != NULL)

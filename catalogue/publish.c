@@ -158,21 +158,6 @@ static void pub_fail_db(struct pub *p, const struct db_error *err)
 
 /* ---- replies with item errors ---- */
 
-static void write_loq_errors(struct json_writer *w, const struct loq_error *e, size_t n)
-{
-    json_array_begin(w);
-    for (size_t i = 0; i < n; i++) {
-        json_object_begin(w);
-        if (e[i].path[0])
-            json_kv_string(w, "path", e[i].path);
-        if (e[i].line > 0)
-            json_kv_int(w, "line", e[i].line);
-        json_kv_string(w, "message", e[i].message);
-        json_object_end(w);
-    }
-    json_array_end(w);
-}
-
 static void reply_item_invalid(struct http_request *req, const struct loq_item *it)
 {
     struct buf b;
@@ -188,7 +173,7 @@ static void reply_item_invalid(struct http_request *req, const struct loq_item *
                    "the learning opportunity does not validate against the LOQ "
                    "schema");
     json_key(&w, "details");
-    write_loq_errors(&w, it->errors, it->nerrors_kept);
+    store_errors_write(&w, it->errors, it->nerrors_kept);
     json_object_end(&w);
     json_kv_string(&w, "request_id", http_request_id(req));
     json_object_end(&w);
@@ -307,39 +292,10 @@ static void put_store(struct pub *p)
 
 static void bulk_report(struct pub *p, struct db_result *res, struct buf *out)
 {
-    int accepted = 0, unchanged = 0, removed = 0;
-    struct json_writer w;
+    struct store_counts c = {0, 0, 0};
 
-    for (int i = 0; res != NULL && i < db_result_rows(res); i++) {
-        const char *outcome = db_result_value(res, i, 1);
-        if (strcmp(outcome, "unchanged") == 0)
-            unchanged++;
-        else if (strcmp(outcome, "removed") == 0)
-            removed++;
-        else
-            accepted++;
-    }
-    json_writer_init(&w, out);
-    json_object_begin(&w);
-    json_kv_int(&w, "accepted", accepted);
-    json_kv_int(&w, "unchanged", unchanged);
-    json_kv_int(&w, "removed", removed);
-    json_key(&w, "rejected");
-    json_array_begin(&w);
-    for (size_t i = 0; i < p->doc.nitems; i++) {
-        const struct loq_item *it = &p->doc.items[i];
-        if (it->ok)
-            continue;
-        json_object_begin(&w);
-        json_kv_int(&w, "index", it->index);
-        json_kv_string(&w, "external_id", it->external_id ? it->external_id : "");
-        json_kv_int(&w, "line", it->line);
-        json_key(&w, "errors");
-        write_loq_errors(&w, it->errors, it->nerrors_kept);
-        json_object_end(&w);
-    }
-    json_array_end(&w);
-    json_object_end(&w);
+    store_counts_add(&c, res);
+    store_report_write(&c, &p->doc, out);
 }
 
 static void bulk_stored(struct db_result *res, const struct db_error *err, void *arg)

@@ -19,10 +19,6 @@
 
 #define BATCH 500
 
-struct counts {
-    long accepted, unchanged, removed;
-};
-
 static int read_file(const char *path, struct buf *out)
 {
     FILE *f = fopen(path, "rb");
@@ -72,23 +68,10 @@ static int exec(struct db_sync *db, const char *sql, int n, const char *const *p
     return -1;
 }
 
-static void tally(struct db_result *res, struct counts *c)
-{
-    for (int i = 0; i < db_result_rows(res); i++) {
-        const char *outcome = db_result_value(res, i, 1);
-        if (strcmp(outcome, "unchanged") == 0)
-            c->unchanged++;
-        else if (strcmp(outcome, "removed") == 0)
-            c->removed++;
-        else
-            c->accepted++;
-    }
-}
-
 /* Stores valid items [from, to) as one batch. */
 static int store_batch(struct db_sync *db, const struct publish_cli_opts *o, const struct buf *doc,
                        const char *sha, const struct loq_doc *d, size_t from, size_t to,
-                       struct counts *c)
+                       struct store_counts *c)
 {
     struct buf items;
     struct db_result *res = NULL;
@@ -105,14 +88,14 @@ static int store_batch(struct db_sync *db, const struct publish_cli_opts *o, con
                              items.data};
     rc = exec(db, store_put_many_sql, 6, params, &res);
     if (rc == 0)
-        tally(res, c);
+        store_counts_add(c, res);
     db_result_free(res);
     buf_cleanup(&items);
     return rc;
 }
 
 static int tombstone_absent(struct db_sync *db, const struct publish_cli_opts *o,
-                            const struct loq_doc *d, struct counts *c)
+                            const struct loq_doc *d, struct store_counts *c)
 {
     struct buf keep;
     struct db_result *res = NULL;
@@ -134,7 +117,7 @@ static int tombstone_absent(struct db_sync *db, const struct publish_cli_opts *o
 }
 
 static int store_all(struct db_sync *db, const struct publish_cli_opts *o, const struct buf *doc,
-                     const struct loq_doc *d, struct counts *c)
+                     const struct loq_doc *d, struct store_counts *c)
 {
     char sha[65];
 
@@ -158,44 +141,19 @@ fail:
     return -1;
 }
 
-static void write_report(const struct loq_doc *d, const struct counts *c, FILE *out)
+static void write_report(const struct loq_doc *d, const struct store_counts *c, FILE *out)
 {
     struct buf b;
-    struct json_writer w;
 
-    buf_init(&b);
-    json_writer_init(&w, &b);
-    json_object_begin(&w);
-    json_kv_int(&w, "accepted", c->accepted);
-    json_kv_int(&w, "unchanged", c->unchanged);
-    json_kv_int(&w, "removed", c->removed);
-    json_key(&w, "rejected");
-    json_array_begin(&w);
     for (size_t i = 0; i < d->nitems; i++) {
         const struct loq_item *it = &d->items[i];
-        if (it->ok)
-            continue;
-        json_object_begin(&w);
-        json_kv_int(&w, "index", it->index);
-        json_kv_string(&w, "external_id", it->external_id ? it->external_id : "");
-        json_kv_int(&w, "line", it->line);
-        json_key(&w, "errors");
-        json_array_begin(&w);
-        for (size_t k = 0; k < it->nerrors_kept; k++) {
-            json_object_begin(&w);
-            json_kv_string(&w, "path", it->errors[k].path);
-            json_kv_int(&w, "line", it->errors[k].line);
-            json_kv_string(&w, "message", it->errors[k].message);
-            json_object_end(&w);
+        for (size_t k = 0; !it->ok && k < it->nerrors_kept; k++)
             fprintf(stderr, "mcx publish: offer %d (%s), line %d: %s\n", it->index,
                     it->external_id ? it->external_id : "?", it->errors[k].line,
                     it->errors[k].message);
-        }
-        json_array_end(&w);
-        json_object_end(&w);
     }
-    json_array_end(&w);
-    json_object_end(&w);
+    buf_init(&b);
+    store_report_write(c, d, &b);
     fprintf(out, "%s\n", b.data);
     buf_cleanup(&b);
 }
@@ -205,7 +163,7 @@ int publish_cli_run(struct db_sync *db, const struct publish_cli_opts *o, FILE *
     struct buf doc;
     struct loq_schemas *schemas = NULL;
     struct loq_doc d = {0};
-    struct counts c = {0, 0, 0};
+    struct store_counts c = {0, 0, 0};
     struct mcx_error err;
     size_t rejected = 0;
     int rc = 1;

@@ -13,6 +13,7 @@
 
 #include "catalogue/loq.h"
 #include "catalogue/offer_json.h"
+#include "server/db.h"
 #include "server/json.h"
 
 /* The source document is kept once per institution and content (deduplicated). */
@@ -178,4 +179,59 @@ size_t store_reject_duplicates(struct loq_doc *d)
     }
     free(order);
     return n;
+}
+
+void store_counts_add(struct store_counts *c, const struct db_result *res)
+{
+    for (int i = 0; res != NULL && i < db_result_rows(res); i++) {
+        const char *outcome = db_result_value(res, i, 1);
+        if (strcmp(outcome, "unchanged") == 0)
+            c->unchanged++;
+        else if (strcmp(outcome, "removed") == 0)
+            c->removed++;
+        else
+            c->accepted++;
+    }
+}
+
+void store_errors_write(struct json_writer *w, const struct loq_error *e, size_t n)
+{
+    json_array_begin(w);
+    for (size_t i = 0; i < n; i++) {
+        json_object_begin(w);
+        if (e[i].path[0])
+            json_kv_string(w, "path", e[i].path);
+        if (e[i].line > 0)
+            json_kv_int(w, "line", e[i].line);
+        json_kv_string(w, "message", e[i].message);
+        json_object_end(w);
+    }
+    json_array_end(w);
+}
+
+void store_report_write(const struct store_counts *c, const struct loq_doc *d, struct buf *out)
+{
+    struct json_writer w;
+
+    json_writer_init(&w, out);
+    json_object_begin(&w);
+    json_kv_int(&w, "accepted", c->accepted);
+    json_kv_int(&w, "unchanged", c->unchanged);
+    json_kv_int(&w, "removed", c->removed);
+    json_key(&w, "rejected");
+    json_array_begin(&w);
+    for (size_t i = 0; i < d->nitems; i++) {
+        const struct loq_item *it = &d->items[i];
+        if (it->ok)
+            continue;
+        json_object_begin(&w);
+        json_kv_int(&w, "index", it->index);
+        json_kv_string(&w, "external_id", it->external_id ? it->external_id : "");
+        json_kv_int(&w, "line", it->line);
+        json_key(&w, "errors");
+        store_errors_write(&w, it->errors, it->nerrors_kept);
+        json_object_end(&w);
+    }
+    json_array_end(&w);
+    json_object_end(&w);
 }

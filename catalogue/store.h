@@ -33,6 +33,25 @@ void store_keep_append(struct buf *keep, const char *external_id);
 void store_keep_end(struct buf *keep);
 
 struct loq_doc;
+struct loq_error;
+struct db_result;
+struct json_writer;
+
+/* Item errors as the API's details array: [{"path","line","message"}]. */
+void store_errors_write(struct json_writer *w, const struct loq_error *e, size_t n);
+
+/* What a store statement did, summed from its outcome column. */
+struct store_counts {
+    long accepted; /* created or changed */
+    long unchanged;
+    long removed; /* tombstoned */
+};
+
+/* Adds the outcomes (column 1: created, updated, unchanged, removed) of a result. */
+void store_counts_add(struct store_counts *c, const struct db_result *res);
+/* The bulk report of DESIGN §5: the counts and every rejected item with its errors. */
+void store_report_write(const struct store_counts *c, const struct loq_doc *d, struct buf *out);
+
 /*
  * Marks every valid item whose external id an earlier item of the document already
  * has as invalid (one offer per external id and institution); returns how many.

@@ -457,14 +457,11 @@ static int split_hostport(const char *hostport, char *host, size_t hostlen, int 
     return 0;
 }
 
-int http_server_listen(struct http_server *s, const char *hostport, bool reuseport,
-                       struct mcx_error *err)
+/* "host:port" (host may be empty or [v6]) as a passive address; the caller frees ai. */
+static int listen_resolve(const char *hostport, struct evutil_addrinfo **ai, struct mcx_error *err)
 {
     char host[256], portstr[16];
-    struct evutil_addrinfo hints = {0}, *ai = NULL;
-    unsigned flags = LEV_OPT_REUSEABLE | LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC;
-    struct sockaddr_storage ss;
-    socklen_t sslen = sizeof(ss);
+    struct evutil_addrinfo hints = {0};
     int port, rc;
 
     if (split_hostport(hostport, host, sizeof(host), &port) != 0) {
@@ -475,11 +472,24 @@ int http_server_listen(struct http_server *s, const char *hostport, bool reusepo
     hints.ai_family = AF_UNSPEC;
     hints.ai_socktype = SOCK_STREAM;
     hints.ai_flags = EVUTIL_AI_PASSIVE | EVUTIL_AI_NUMERICSERV;
-    rc = evutil_getaddrinfo(host[0] ? host : NULL, portstr, &hints, &ai);
+    rc = evutil_getaddrinfo(host[0] ? host : NULL, portstr, &hints, ai);
     if (rc != 0) {
         mcx_error_set(err, "bad_config", "cannot resolve %s: %s", host, evutil_gai_strerror(rc));
         return -1;
     }
+    return 0;
+}
+
+int http_server_listen(struct http_server *s, const char *hostport, bool reuseport,
+                       struct mcx_error *err)
+{
+    struct evutil_addrinfo *ai = NULL;
+    unsigned flags = LEV_OPT_REUSEABLE | LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC;
+    struct sockaddr_storage ss;
+    socklen_t sslen = sizeof(ss);
+
+    if (listen_resolve(hostport, &ai, err) != 0)
+        return -1;
     if (reuseport)
         flags |= LEV_OPT_REUSEABLE_PORT;
     s->listener = evconnlistener_new_bind(s->base, accept_cb, s, flags, 4096, ai->ai_addr,
@@ -498,25 +508,13 @@ int http_server_listen(struct http_server *s, const char *hostport, bool reusepo
 
 int http_port_reserve(const char *hostport, int *fd, int *port, struct mcx_error *err)
 {
-    char host[256], portstr[16];
-    struct evutil_addrinfo hints = {0}, *ai = NULL;
+    struct evutil_addrinfo *ai = NULL;
     struct sockaddr_storage ss;
     socklen_t sslen = sizeof(ss);
-    int one = 1, p, rc;
+    int one = 1;
 
-    if (split_hostport(hostport, host, sizeof(host), &p) != 0) {
-        mcx_error_set(err, "bad_config", "listen address '%s' is not HOST:PORT", hostport);
+    if (listen_resolve(hostport, &ai, err) != 0)
         return -1;
-    }
-    snprintf(portstr, sizeof(portstr), "%d", p);
-    hints.ai_family = AF_UNSPEC;
-    hints.ai_socktype = SOCK_STREAM;
-    hints.ai_flags = EVUTIL_AI_PASSIVE | EVUTIL_AI_NUMERICSERV;
-    rc = evutil_getaddrinfo(host[0] ? host : NULL, portstr, &hints, &ai);
-    if (rc != 0) {
-        mcx_error_set(err, "bad_config", "cannot resolve %s: %s", host, evutil_gai_strerror(rc));
-        return -1;
-    }
     *fd = socket(ai->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
     if (*fd < 0 || setsockopt(*fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) != 0 ||
         setsockopt(*fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one)) != 0 ||
