@@ -30,204 +30,10 @@
 #define MAX_SCHEMA_FILES 32
 #define MAX_SCHEMA_BYTES ((size_t)8 * 1024 * 1024)
 #define MAX_SCHEMA_DEPTH 128 /* XSDs nest deeper than documents */
-#define MAX_MESSAGE 600      /* bytes of a libxml2 message kept */
 #define MAX_LANGS 64         /* texts per language map */
 #define MAX_LIST 100         /* languages per offer */
 
 /* ---- small helpers ---- */
-
-/* libxml2's messages name elements as '{namespace}local': keep the local name. */
-static char *message_clean(const char *msg)
-{
-    struct buf b;
-    const char *p = msg ? msg : "error";
-
-    buf_init(&b);
-    while (*p != '\0' && b.len < MAX_MESSAGE) {
-        const char *close;
-        if (*p == '{' && xmlutil_has_prefix(p + 1, "http") && (close = strchr(p, '}')) != NULL) {
-            p = close + 1;
-            continue;
-        }
-        buf_putc(&b, *p++);
-    }
-    while (b.len > 0 && xmlutil_is_space((unsigned char)b.data[b.len - 1]))
-        b.data[--b.len] = '\0';
-    if (b.data == NULL || b.len == 0)
-        buf_puts(&b, "error");
-    xmlutil_utf8_trim_tail(b.data);
-    return buf_steal(&b, NULL);
-}
-
-/* ---- reading XML: hardened ---- */
-
-/* What one parse of untrusted (or our own) bytes ran into. */
-struct reader {
-    int max_depth;
-    bool saw_doctype, too_deep;
-    int stop_line;
-    int first_line;
-    char first_msg[512];
-};
-
-/* The first well-formedness error is the one a malformed_xml reply names. */
-static void reader_record(struct reader *r, xmlErrorPtr e)
-{
-    char *msg;
-
-    if (e == NULL || e->level < XML_ERR_ERROR || r->first_msg[0] != '\0')
-        return;
-    msg = message_clean(e->message);
-    xmlutil_copy_utf8(r->first_msg, msg, sizeof(r->first_msg));
-    free(msg);
-    r->first_line = e->line;
-}
-
-static void reader_error(void *data, xmlErrorPtr e)
-{
-    xmlParserCtxtPtr ctxt = data;
-
-    reader_record(ctxt->_private, e);
-}
-
-/* A DOCTYPE is refused before its internal subset is read: no entity is ever declared. */
-static void sax_internal_subset(void *data, const xmlChar *name, const xmlChar *external_id,
-                                const xmlChar *system_id)
-{
-    xmlParserCtxtPtr ctxt = data;
-    struct reader *r = ctxt->_private;
-
-    (void)name;
-    (void)external_id;
-    (void)system_id;
-    r->saw_doctype = true;
-    r->stop_line = xmlSAX2GetLineNumber(ctxt);
-    xmlStopParser(ctxt);
-}
-
-static void sax_start_element(void *data, const xmlChar *localname, const xmlChar *prefix,
-                              const xmlChar *uri, int nb_namespaces, const xmlChar **namespaces,
-                              int nb_attributes, int nb_defaulted, const xmlChar **attributes)
-{
-    xmlParserCtxtPtr ctxt = data;
-    struct reader *r = ctxt->_private;
-
-    if (ctxt->nodeNr >= r->max_depth) {
-        r->too_deep = true;
-        r->stop_line = xmlSAX2GetLineNumber(ctxt);
-        xmlStopParser(ctxt);
-        return;
-    }
-    xmlSAX2StartElementNs(data, localname, prefix, uri, nb_namespaces, namespaces, nb_attributes,
-                          nb_defaulted, attributes);
-    /* libxml2 keeps 16 bits of an element's line (and BIG_LINES gives only text
-     * nodes more): past 65535 the real one waits in psvi, which nothing else uses */
-    if (ctxt->node != NULL && ctxt->input != NULL && ctxt->input->line >= 65535)
-        ctxt->node->psvi = (void *)(intptr_t)ctxt->input->line;
-}
-
-/* An element's start-tag line, exact past 65535 (see sax_start_element). */
-static int node_line(xmlNodePtr n)
-{
-    long line;
-
-    if (n == NULL || n->type != XML_ELEMENT_NODE)
-        return 0;
-    line = n->line == 65535 && n->psvi != NULL ? (long)(intptr_t)n->psvi : xmlGetLineNo(n);
-    return line > 0 && line <= INT32_MAX ? (int)line : 0;
-}
-
-/*
- * No network, no entity substitution, no DTD loading or defaulted attributes,
- * no XInclude (never processed); BIG_LINES keeps line numbers past 65535.
- */
-#define PARSE_OPTIONS (XML_PARSE_NONET | XML_PARSE_BIG_LINES)
-
-/* Parses len bytes into *doc; -1 with err "malformed_xml" (what names the input). */
-static int xml_read(struct reader *r, const char *data, size_t len, const char *what,
-                    xmlDocPtr *doc, struct mcx_error *err)
-{
-    xmlParserCtxtPtr ctxt;
-    bool well_formed;
-
-    *doc = NULL;
-    if (len > INT32_MAX || (ctxt = xmlCreateMemoryParserCtxt(data, (int)len)) == NULL) {
-        mcx_error_set(err, "malformed_xml", "%s: cannot read the document", what);
-        return -1;
-    }
-    ctxt->_private = r;
-    /* libxml2 seeds these from process-wide defaults: pin them whatever others set */
-    ctxt->replaceEntities = 0;
-    ctxt->loadsubset = 0;
-    ctxt->validate = 0;
-    ctxt->keepBlanks = 1;
-    ctxt->sax->ignorableWhitespace = xmlSAX2Characters;
-    ctxt->sax->internalSubset = sax_internal_subset;
-    ctxt->sax->startElementNs = sax_start_element;
-    ctxt->sax->serror = reader_error;
-    xmlCtxtUseOptions(ctxt, PARSE_OPTIONS);
-    xmlParseDocument(ctxt);
-    *doc = ctxt->myDoc;
-    ctxt->myDoc = NULL;
-    well_formed = ctxt->wellFormed && ctxt->nsWellFormed;
-    xmlFreeParserCtxt(ctxt);
-
-    if (r->saw_doctype) {
-        mcx_error_set(err, "malformed_xml", "%s: a DOCTYPE is not allowed (no DTDs, no entities)",
-                      what);
-        err->line = r->stop_line;
-    } else if (r->too_deep) {
-        mcx_error_set(err, "malformed_xml", "%s: elements nested deeper than %d levels", what,
-                      r->max_depth);
-        err->line = r->stop_line;
-    } else if (!well_formed || *doc == NULL) {
-        mcx_error_set(err, "malformed_xml", "%s: %s", what,
-                      r->first_msg[0] ? r->first_msg : "not well-formed XML");
-        err->line = r->first_line;
-    } else {
-        return 0;
-    }
-    xmlutil_utf8_trim_tail(
-        err->message); /* what + libxml2's text may have been cut mid-character */
-    if (*doc != NULL)
-        xmlFreeDoc(*doc);
-    *doc = NULL;
-    return -1;
-}
-
-/*
- * libxml2 sends errors it raises without a context (encoding conversion, I/O)
- * to its per-thread default handlers, which print to stderr: for the length
- * of one call they are borrowed, and given back before it returns.
- */
-struct borrowed {
-    xmlStructuredErrorFunc serror;
-    void *sctx;
-    xmlGenericErrorFunc generic;
-    void *gctx;
-};
-
-static void silent_generic(void *data, const char *fmt, ...)
-{
-    (void)data;
-    (void)fmt;
-}
-
-static void handlers_borrow(struct borrowed *b, xmlStructuredErrorFunc fn, void *ctx)
-{
-    b->serror = xmlStructuredError;
-    b->sctx = xmlStructuredErrorContext;
-    b->generic = xmlGenericError;
-    b->gctx = xmlGenericErrorContext;
-    xmlSetStructuredErrorFunc(ctx, fn);
-    xmlSetGenericErrorFunc(NULL, silent_generic);
-}
-
-static void handlers_return(const struct borrowed *b)
-{
-    xmlSetStructuredErrorFunc(b->sctx, b->serror);
-    xmlSetGenericErrorFunc(b->gctx, b->generic);
-}
 
 /* ---- schemas ---- */
 
@@ -306,7 +112,7 @@ static char *file_slurp(const char *path, size_t max, size_t *len, struct mcx_er
 /* A file of ours, parsed as hostile as any input: a DOCTYPE fails loading too. */
 static xmlDocPtr schema_doc_read(const char *path, struct mcx_error *err)
 {
-    struct reader r = {.max_depth = MAX_SCHEMA_DEPTH};
+    struct xmlutil_reader r = {.max_depth = MAX_SCHEMA_DEPTH};
     size_t len;
     char *data = file_slurp(path, MAX_SCHEMA_BYTES, &len, err);
     xmlDocPtr doc;
@@ -315,7 +121,7 @@ static xmlDocPtr schema_doc_read(const char *path, struct mcx_error *err)
     if (data == NULL)
         return NULL;
     mcx_error_clear(&local);
-    if (xml_read(&r, data, len, path, &doc, &local) < 0) {
+    if (xmlutil_read(&r, data, len, path, &doc, &local) < 0) {
         mcx_error_set(err, "schema_load_failed", "%s (line %d)", local.message, local.line);
         xmlutil_utf8_trim_tail(err->message);
     }
@@ -618,14 +424,14 @@ static int schemas_probe(xmlSchemaPtr schema, struct mcx_error *err)
     };
 
     for (size_t i = 0; i < MCX_ARRAY_LEN(probes); i++) {
-        struct reader r = {.max_depth = 2};
+        struct xmlutil_reader r = {.max_depth = 2};
         struct mcx_error local;
         xmlDocPtr doc;
         xmlSchemaValidCtxtPtr v;
         int rc = -1;
 
         mcx_error_clear(&local);
-        if (xml_read(&r, probes[i], strlen(probes[i]), "probe", &doc, &local) == 0 &&
+        if (xmlutil_read(&r, probes[i], strlen(probes[i]), "probe", &doc, &local) == 0 &&
             (v = xmlSchemaNewValidCtxt(schema)) != NULL) {
             xmlSchemaSetValidStructuredErrors(v, probe_error, NULL);
             rc = xmlSchemaValidateDoc(v, doc);
@@ -648,7 +454,7 @@ struct ewp_schemas *ewp_schemas_load(const char *dir, struct mcx_error *err)
     struct loader *l = xcalloc(1, sizeof(*l));
     struct ewp_schemas *s = NULL;
     struct mcx_error local;
-    struct borrowed saved;
+    struct xmlutil_borrowed saved;
     xmlSchemaPtr schema = NULL;
 
     if (err == NULL)
@@ -662,14 +468,14 @@ struct ewp_schemas *ewp_schemas_load(const char *dir, struct mcx_error *err)
         free(l);
         return NULL;
     }
-    handlers_borrow(&saved, schema_load_error, err);
+    xmlutil_handlers_borrow(&saved, schema_load_error, err);
     if (schemas_plan(l) == 0)
         schema = schemas_compile(l);
     if (schema != NULL && schemas_probe(schema, err) < 0) {
         xmlSchemaFree(schema);
         schema = NULL;
     }
-    handlers_return(&saved);
+    xmlutil_handlers_return(&saved);
     loader_cleanup(l);
     free(l->dir);
     free(l);
@@ -692,14 +498,14 @@ void ewp_schemas_free(struct ewp_schemas *s)
 /* ---- parsing: shared by both responses ---- */
 
 struct parse {
-    struct reader rd;
+    struct xmlutil_reader rd;
     xmlDocPtr doc;
     xmlNodePtr root;
     bool validating;
     struct ewp_doc *out;    /* courses: where errors go */
     struct ewp_error first; /* replication: the first schema error */
     size_t nerrs;
-    struct borrowed saved;
+    struct xmlutil_borrowed saved;
 };
 
 static void valid_error(void *data, xmlErrorPtr e);
@@ -711,7 +517,7 @@ static void stray_error(void *data, xmlErrorPtr e)
     if (p->validating)
         valid_error(p, e);
     else
-        reader_record(&p->rd, e);
+        xmlutil_reader_record(&p->rd, e);
 }
 
 /*
@@ -739,19 +545,19 @@ static int parse_begin(struct parse *p, const struct ewp_schemas *s, const char 
         mcx_error_set(err, "internal", "EWP schemas are not loaded");
         return -1;
     }
-    handlers_borrow(&p->saved, stray_error, p);
-    if (xml_read(&p->rd, data, len, "EWP response", &p->doc, err) < 0)
+    xmlutil_handlers_borrow(&p->saved, stray_error, p);
+    if (xmlutil_read(&p->rd, data, len, "EWP response", &p->doc, err) < 0)
         goto fail;
     p->root = xmlDocGetRootElement(p->doc);
     if (!xmlutil_node_is(p->root, ns, root)) {
         mcx_error_set(err, "unsupported_document",
                       "the root element is not an EWP %s (namespace %s)", root, ns);
-        err->line = node_line(p->root);
+        err->line = xmlutil_node_line(p->root);
         goto fail;
     }
     return 0;
 fail:
-    handlers_return(&p->saved);
+    xmlutil_handlers_return(&p->saved);
     if (p->doc != NULL)
         xmlFreeDoc(p->doc);
     p->doc = NULL;
@@ -760,7 +566,7 @@ fail:
 
 static void parse_end(struct parse *p)
 {
-    handlers_return(&p->saved);
+    xmlutil_handlers_return(&p->saved);
     if (p->doc != NULL)
         xmlFreeDoc(p->doc);
     p->doc = NULL;
@@ -926,13 +732,13 @@ static void path_add_attribute(char *path, size_t size, const char *msg)
 
 static void error_fill(const struct parse *p, struct ewp_error *rec, xmlErrorPtr e)
 {
-    char *msg = message_clean(e->message);
+    char *msg = xmlutil_message_clean(e->message);
     xmlNodePtr el = e->node;
 
     memset(rec, 0, sizeof(*rec));
     if (el != NULL && el->type == XML_ATTRIBUTE_NODE)
         el = el->parent;
-    rec->line = node_line(el);
+    rec->line = xmlutil_node_line(el);
     if (rec->line == 0 && e->line > 0)
         rec->line = e->line;
     path_build(p, e->node, rec->path, sizeof(rec->path));
@@ -1324,7 +1130,7 @@ static int los_index(struct parse *p, struct ewp_doc *out, struct mcx_error *err
         it = &out->items[n];
         offer_init(&it->offer);
         it->index = (int)n;
-        it->line = node_line(c);
+        it->line = xmlutil_node_line(c);
         c->_private = (void *)(uintptr_t)(n + 1);
         los_tolerate(p, c);
         n++;

@@ -657,7 +657,6 @@ void loq_schemas_free(struct loq_schemas *s)
 #define NONE SIZE_MAX
 #define MAX_RAW_ERRORS 1000000 /* beyond this the document is rejected whole */
 #define MAX_DOC_MESSAGES 10000 /* messages kept for errors outside any entity */
-#define MAX_MESSAGE 600        /* bytes of a libxml2 message kept */
 #define MAX_LIST 100           /* languages, ISCED codes per offer */
 #define MAX_OUTCOMES 1000
 #define MAX_LANGS 64             /* texts per language map */
@@ -709,11 +708,8 @@ struct swap {
 };
 
 struct parse {
-    int max_depth;
-    bool saw_doctype, too_deep, too_many_errors, validating;
-    int stop_line;
-    int first_line;
-    char first_msg[512];
+    struct xmlutil_reader rd; /* the hardened parse (xmlutil.h) */
+    bool too_many_errors, validating;
 
     const struct loq_schemas *schemas;
     xmlDocPtr doc;
@@ -803,49 +799,6 @@ static bool message_wanted(struct parse *p, xmlNodePtr node)
 
 /* ---- parsing: reading the bytes ---- */
 
-/* libxml2's messages name elements as '{namespace}local': keep the local name. */
-static char *message_clean(const char *msg)
-{
-    struct buf b;
-    const char *p = msg ? msg : "error";
-
-    buf_init(&b);
-    while (*p != '\0' && b.len < MAX_MESSAGE) {
-        const char *close;
-        if (*p == '{' && xmlutil_has_prefix(p + 1, "http") && (close = strchr(p, '}')) != NULL) {
-            p = close + 1;
-            continue;
-        }
-        buf_putc(&b, *p++);
-    }
-    while (b.len > 0 && xmlutil_is_space((unsigned char)b.data[b.len - 1]))
-        b.data[--b.len] = '\0';
-    if (b.data == NULL)
-        buf_puts(&b, "error");
-    xmlutil_utf8_trim_tail(b.data);
-    return buf_steal(&b, NULL);
-}
-
-/* The first well-formedness error is the one a malformed_xml reply names. */
-static void parse_error_record(struct parse *p, xmlErrorPtr e)
-{
-    char *msg;
-
-    if (e == NULL || e->level < XML_ERR_ERROR || p->first_msg[0] != '\0')
-        return;
-    msg = message_clean(e->message);
-    xmlutil_copy_utf8(p->first_msg, msg, sizeof(p->first_msg));
-    free(msg);
-    p->first_line = e->line;
-}
-
-static void parse_error(void *data, xmlErrorPtr e)
-{
-    xmlParserCtxtPtr ctxt = data;
-
-    parse_error_record(ctxt->_private, e);
-}
-
 static void valid_error(void *data, xmlErrorPtr e);
 
 /*
@@ -860,94 +813,7 @@ static void stray_error(void *data, xmlErrorPtr e)
     if (p->validating)
         valid_error(p, e);
     else
-        parse_error_record(p, e);
-}
-
-static void stray_generic(void *data, const char *fmt, ...)
-{
-    (void)data;
-    (void)fmt;
-}
-
-/* A DOCTYPE is refused before its internal subset is read: no entity is ever declared. */
-static void sax_internal_subset(void *data, const xmlChar *name, const xmlChar *external_id,
-                                const xmlChar *system_id)
-{
-    xmlParserCtxtPtr ctxt = data;
-    struct parse *p = ctxt->_private;
-
-    (void)name;
-    (void)external_id;
-    (void)system_id;
-    p->saw_doctype = true;
-    p->stop_line = xmlSAX2GetLineNumber(ctxt);
-    xmlStopParser(ctxt);
-}
-
-static void sax_start_element(void *data, const xmlChar *localname, const xmlChar *prefix,
-                              const xmlChar *uri, int nb_namespaces, const xmlChar **namespaces,
-                              int nb_attributes, int nb_defaulted, const xmlChar **attributes)
-{
-    xmlParserCtxtPtr ctxt = data;
-    struct parse *p = ctxt->_private;
-
-    if (ctxt->nodeNr >= p->max_depth) {
-        p->too_deep = true;
-        p->stop_line = xmlSAX2GetLineNumber(ctxt);
-        xmlStopParser(ctxt);
-        return;
-    }
-    xmlSAX2StartElementNs(data, localname, prefix, uri, nb_namespaces, namespaces, nb_attributes,
-                          nb_defaulted, attributes);
-}
-
-/*
- * No network, no entity substitution, no DTD loading or defaulted attributes,
- * no XInclude; BIG_LINES keeps line numbers past 65535 findable.
- */
-#define PARSE_OPTIONS (XML_PARSE_NONET | XML_PARSE_BIG_LINES)
-
-static int xml_read(struct parse *p, const char *data, size_t len, struct mcx_error *err)
-{
-    xmlParserCtxtPtr ctxt = xmlCreateMemoryParserCtxt(data, (int)len);
-    bool well_formed;
-
-    if (ctxt == NULL) {
-        mcx_error_set(err, "malformed_xml", "cannot read the document");
-        return -1;
-    }
-    ctxt->_private = p;
-    /* libxml2 seeds these from process-wide defaults: pin them whatever others set */
-    ctxt->replaceEntities = 0;
-    ctxt->loadsubset = 0;
-    ctxt->validate = 0;
-    ctxt->keepBlanks = 1;
-    ctxt->sax->ignorableWhitespace = xmlSAX2Characters;
-    ctxt->sax->internalSubset = sax_internal_subset;
-    ctxt->sax->startElementNs = sax_start_element;
-    ctxt->sax->serror = parse_error;
-    xmlCtxtUseOptions(ctxt, PARSE_OPTIONS);
-    xmlParseDocument(ctxt);
-    p->doc = ctxt->myDoc;
-    ctxt->myDoc = NULL;
-    well_formed = ctxt->wellFormed && ctxt->nsWellFormed;
-    xmlFreeParserCtxt(ctxt);
-
-    if (p->saw_doctype) {
-        mcx_error_set(err, "malformed_xml",
-                      "a DOCTYPE is not allowed: LOQ documents have no DTD and no entities");
-        err->line = p->stop_line;
-    } else if (p->too_deep) {
-        mcx_error_set(err, "malformed_xml", "elements nested deeper than %d levels", p->max_depth);
-        err->line = p->stop_line;
-    } else if (!well_formed || p->doc == NULL) {
-        mcx_error_set(err, "malformed_xml", "%s",
-                      p->first_msg[0] ? p->first_msg : "not well-formed XML");
-        err->line = p->first_line;
-    } else {
-        return 0;
-    }
-    return -1;
+        xmlutil_reader_record(&p->rd, e);
 }
 
 static int root_check(struct parse *p, struct mcx_error *err)
@@ -1265,7 +1131,7 @@ static void valid_error(void *data, xmlErrorPtr e)
     r->node = e->node;
     r->line = e->line;
     if (message_wanted(p, r->node))
-        r->msg = message_clean(e->message);
+        r->msg = xmlutil_message_clean(e->message);
     if (r->node == NULL)
         keyref_parse(e->message ? e->message : "", &r->name, &r->value);
 }
@@ -2016,9 +1882,7 @@ int loq_parse_limited(const struct loq_schemas *s, const char *data, size_t len,
     struct parse p;
     struct mcx_error local;
     size_t max_bytes = limits && limits->max_bytes ? limits->max_bytes : LOQ_MAX_BYTES_DEFAULT;
-    xmlStructuredErrorFunc saved_serror;
-    xmlGenericErrorFunc saved_generic;
-    void *saved_sctx, *saved_gctx;
+    struct xmlutil_borrowed saved;
     int rc = 0;
 
     if (err == NULL)
@@ -2026,7 +1890,7 @@ int loq_parse_limited(const struct loq_schemas *s, const char *data, size_t len,
     mcx_error_clear(err);
     memset(out, 0, sizeof(*out));
     memset(&p, 0, sizeof(p));
-    p.max_depth = limits && limits->max_depth > 0 ? limits->max_depth : LOQ_MAX_DEPTH_DEFAULT;
+    p.rd.max_depth = limits && limits->max_depth > 0 ? limits->max_depth : LOQ_MAX_DEPTH_DEFAULT;
     if (max_bytes > INT32_MAX)
         max_bytes = INT32_MAX;
     if (len > max_bytes) {
@@ -2042,13 +1906,9 @@ int loq_parse_limited(const struct loq_schemas *s, const char *data, size_t len,
         return -1;
     }
     /* libxml2's default handlers are per thread: borrowed here, given back below */
-    saved_serror = xmlStructuredError;
-    saved_sctx = xmlStructuredErrorContext;
-    saved_generic = xmlGenericError;
-    saved_gctx = xmlGenericErrorContext;
-    xmlSetStructuredErrorFunc(&p, stray_error);
-    xmlSetGenericErrorFunc(&p, stray_generic);
-    if (xml_read(&p, data, len, err) < 0 || root_check(&p, err) < 0) {
+    xmlutil_handlers_borrow(&saved, stray_error, &p);
+    if (xmlutil_read(&p.rd, data, len, "LOQ document", &p.doc, err) < 0 ||
+        root_check(&p, err) < 0) {
         rc = -1;
         goto out;
     }
@@ -2067,8 +1927,7 @@ int loq_parse_limited(const struct loq_schemas *s, const char *data, size_t len,
     items_build(&p, out);
     errors_attribute(&p, out);
 out:
-    xmlSetStructuredErrorFunc(saved_sctx, saved_serror);
-    xmlSetGenericErrorFunc(saved_gctx, saved_generic);
+    xmlutil_handlers_return(&saved);
     parse_cleanup(&p);
     return rc;
 }

@@ -3,8 +3,14 @@
  */
 #include "catalogue/xmlutil.h"
 
+#include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include <libxml/SAX2.h>
+#include <libxml/parser.h>
+#include <libxml/parserInternals.h>
 
 #include "server/util.h"
 
@@ -96,4 +102,180 @@ char *xmlutil_node_text(xmlNodePtr n)
         return NULL;
     }
     return t;
+}
+
+/* libxml2's messages name elements as '{namespace}local': keep the local name. */
+char *xmlutil_message_clean(const char *msg)
+{
+    struct buf b;
+    const char *p = msg ? msg : "error";
+
+    buf_init(&b);
+    while (*p != '\0' && b.len < XMLUTIL_MAX_MESSAGE) {
+        const char *close;
+        if (*p == '{' && xmlutil_has_prefix(p + 1, "http") && (close = strchr(p, '}')) != NULL) {
+            p = close + 1;
+            continue;
+        }
+        buf_putc(&b, *p++);
+    }
+    while (b.len > 0 && xmlutil_is_space((unsigned char)b.data[b.len - 1]))
+        b.data[--b.len] = '\0';
+    if (b.data == NULL || b.len == 0)
+        buf_puts(&b, "error");
+    xmlutil_utf8_trim_tail(b.data);
+    return buf_steal(&b, NULL);
+}
+
+/* ---- reading XML: hardened ---- */
+
+/* The first well-formedness error is the one a malformed_xml reply names. */
+void xmlutil_reader_record(struct xmlutil_reader *r, xmlErrorPtr e)
+{
+    char *msg;
+
+    if (e == NULL || e->level < XML_ERR_ERROR || r->first_msg[0] != '\0')
+        return;
+    msg = xmlutil_message_clean(e->message);
+    xmlutil_copy_utf8(r->first_msg, msg, sizeof(r->first_msg));
+    free(msg);
+    r->first_line = e->line;
+}
+
+static void reader_error(void *data, xmlErrorPtr e)
+{
+    xmlParserCtxtPtr ctxt = data;
+
+    xmlutil_reader_record(ctxt->_private, e);
+}
+
+/* A DOCTYPE is refused before its internal subset is read: no entity is ever declared. */
+static void sax_internal_subset(void *data, const xmlChar *name, const xmlChar *external_id,
+                                const xmlChar *system_id)
+{
+    xmlParserCtxtPtr ctxt = data;
+    struct xmlutil_reader *r = ctxt->_private;
+
+    (void)name;
+    (void)external_id;
+    (void)system_id;
+    r->saw_doctype = true;
+    r->stop_line = xmlSAX2GetLineNumber(ctxt);
+    xmlStopParser(ctxt);
+}
+
+static void sax_start_element(void *data, const xmlChar *localname, const xmlChar *prefix,
+                              const xmlChar *uri, int nb_namespaces, const xmlChar **namespaces,
+                              int nb_attributes, int nb_defaulted, const xmlChar **attributes)
+{
+    xmlParserCtxtPtr ctxt = data;
+    struct xmlutil_reader *r = ctxt->_private;
+
+    if (ctxt->nodeNr >= r->max_depth) {
+        r->too_deep = true;
+        r->stop_line = xmlSAX2GetLineNumber(ctxt);
+        xmlStopParser(ctxt);
+        return;
+    }
+    xmlSAX2StartElementNs(data, localname, prefix, uri, nb_namespaces, namespaces, nb_attributes,
+                          nb_defaulted, attributes);
+    /* libxml2 keeps 16 bits of an element's line (and BIG_LINES gives only text
+     * nodes more): past 65535 the real one waits in psvi, which nothing else uses */
+    if (ctxt->node != NULL && ctxt->input != NULL && ctxt->input->line >= 65535)
+        ctxt->node->psvi = (void *)(intptr_t)ctxt->input->line;
+}
+
+/* An element's start-tag line, exact past 65535 (see sax_start_element). */
+int xmlutil_node_line(xmlNodePtr n)
+{
+    long line;
+
+    if (n == NULL || n->type != XML_ELEMENT_NODE)
+        return 0;
+    line = n->line == 65535 && n->psvi != NULL ? (long)(intptr_t)n->psvi : xmlGetLineNo(n);
+    return line > 0 && line <= INT32_MAX ? (int)line : 0;
+}
+
+/*
+ * No network, no entity substitution, no DTD loading or defaulted attributes,
+ * no XInclude (never processed); BIG_LINES keeps line numbers past 65535.
+ */
+#define XMLUTIL_PARSE_OPTIONS (XML_PARSE_NONET | XML_PARSE_BIG_LINES)
+
+/* Parses len bytes into *doc; -1 with err "malformed_xml" (what names the input). */
+int xmlutil_read(struct xmlutil_reader *r, const char *data, size_t len, const char *what,
+                 xmlDocPtr *doc, struct mcx_error *err)
+{
+    xmlParserCtxtPtr ctxt;
+    bool well_formed;
+
+    *doc = NULL;
+    if (len > INT32_MAX || (ctxt = xmlCreateMemoryParserCtxt(data, (int)len)) == NULL) {
+        mcx_error_set(err, "malformed_xml", "%s: cannot read the document", what);
+        return -1;
+    }
+    ctxt->_private = r;
+    /* libxml2 seeds these from process-wide defaults: pin them whatever others set */
+    ctxt->replaceEntities = 0;
+    ctxt->loadsubset = 0;
+    ctxt->validate = 0;
+    ctxt->keepBlanks = 1;
+    ctxt->sax->ignorableWhitespace = xmlSAX2Characters;
+    ctxt->sax->internalSubset = sax_internal_subset;
+    ctxt->sax->startElementNs = sax_start_element;
+    ctxt->sax->serror = reader_error;
+    xmlCtxtUseOptions(ctxt, XMLUTIL_PARSE_OPTIONS);
+    xmlParseDocument(ctxt);
+    *doc = ctxt->myDoc;
+    ctxt->myDoc = NULL;
+    well_formed = ctxt->wellFormed && ctxt->nsWellFormed;
+    xmlFreeParserCtxt(ctxt);
+
+    if (r->saw_doctype) {
+        mcx_error_set(err, "malformed_xml", "%s: a DOCTYPE is not allowed (no DTDs, no entities)",
+                      what);
+        err->line = r->stop_line;
+    } else if (r->too_deep) {
+        mcx_error_set(err, "malformed_xml", "%s: elements nested deeper than %d levels", what,
+                      r->max_depth);
+        err->line = r->stop_line;
+    } else if (!well_formed || *doc == NULL) {
+        mcx_error_set(err, "malformed_xml", "%s: %s", what,
+                      r->first_msg[0] ? r->first_msg : "not well-formed XML");
+        err->line = r->first_line;
+    } else {
+        return 0;
+    }
+    xmlutil_utf8_trim_tail(
+        err->message); /* what + libxml2's text may have been cut mid-character */
+    if (*doc != NULL)
+        xmlFreeDoc(*doc);
+    *doc = NULL;
+    return -1;
+}
+
+/*
+ * libxml2 sends errors it raises without a context to its per-thread default
+ * handlers, which print to stderr: they are borrowed for one call (xmlutil.h).
+ */
+static void silent_generic(void *data, const char *fmt, ...)
+{
+    (void)data;
+    (void)fmt;
+}
+
+void xmlutil_handlers_borrow(struct xmlutil_borrowed *b, xmlStructuredErrorFunc fn, void *ctx)
+{
+    b->serror = xmlStructuredError;
+    b->sctx = xmlStructuredErrorContext;
+    b->generic = xmlGenericError;
+    b->gctx = xmlGenericErrorContext;
+    xmlSetStructuredErrorFunc(ctx, fn);
+    xmlSetGenericErrorFunc(NULL, silent_generic);
+}
+
+void xmlutil_handlers_return(const struct xmlutil_borrowed *b)
+{
+    xmlSetStructuredErrorFunc(b->sctx, b->serror);
+    xmlSetGenericErrorFunc(b->gctx, b->generic);
 }

@@ -10,6 +10,9 @@
 #include <stddef.h>
 
 #include <libxml/tree.h>
+#include <libxml/xmlerror.h>
+
+#include "server/util.h"
 
 /* XML whitespace (XML 1.0 §2.3 S). */
 bool xmlutil_is_space(int c);
@@ -30,5 +33,50 @@ xmlNodePtr xmlutil_next_element(xmlNodePtr n);
 char *xmlutil_attr_get(xmlNodePtr n, const char *name);
 /* Trimmed text content, or NULL when empty. */
 char *xmlutil_node_text(xmlNodePtr n);
+
+/* ---- reading untrusted XML ---- */
+
+#define XMLUTIL_MAX_MESSAGE 600 /* bytes of a libxml2 message kept */
+
+/* libxml2's messages name elements as '{namespace}local': the local name, trimmed. */
+char *xmlutil_message_clean(const char *msg);
+
+/* What one parse of untrusted (or our own) bytes ran into. */
+struct xmlutil_reader {
+    int max_depth;
+    bool saw_doctype, too_deep;
+    int stop_line;
+    int first_line;
+    char first_msg[512];
+};
+
+/* Keeps the first error (level ERROR or worse) of a parse as the one to report. */
+void xmlutil_reader_record(struct xmlutil_reader *r, xmlErrorPtr e);
+
+/*
+ * Parses len bytes into *doc with no network, no entity substitution, no DTD
+ * loading: a DOCTYPE stops the parse before its internal subset is read, and
+ * elements deeper than r->max_depth stop it too. -1 with err "malformed_xml"
+ * (its message starts with what), 0 and *doc otherwise.
+ */
+int xmlutil_read(struct xmlutil_reader *r, const char *data, size_t len, const char *what,
+                 xmlDocPtr *doc, struct mcx_error *err);
+/* An element's start-tag line, exact past 65535 (libxml2 keeps 16 bits). */
+int xmlutil_node_line(xmlNodePtr n);
+
+/*
+ * libxml2 sends errors it raises without a context (encoding conversion, I/O)
+ * to its per-thread default handlers, which print to stderr: for the length
+ * of one call they are borrowed, and given back before it returns.
+ */
+struct xmlutil_borrowed {
+    xmlStructuredErrorFunc serror;
+    void *sctx;
+    xmlGenericErrorFunc generic;
+    void *gctx;
+};
+
+void xmlutil_handlers_borrow(struct xmlutil_borrowed *b, xmlStructuredErrorFunc fn, void *ctx);
+void xmlutil_handlers_return(const struct xmlutil_borrowed *b);
 
 #endif
