@@ -1117,6 +1117,56 @@ int elm_parse_offer(const char *data, size_t len, struct offer *out, struct mcx_
     return rc;
 }
 
+int elm_parse_feed(const char *data, size_t len, size_t max_items, struct elm_feed *out,
+                   struct mcx_error *err)
+{
+    struct json_value *doc;
+    const struct json_value *list;
+    size_t n;
+
+    memset(out, 0, sizeof(*out));
+    mcx_error_clear(err);
+    doc = json_parse(data, len, ELM_MAX_DEPTH, err);
+    if (doc == NULL)
+        return -1;
+    list = json_is_array(doc) ? doc : json_object_get(doc, "@graph");
+    if (list != NULL && !json_is_array(list)) {
+        json_value_free(doc);
+        mcx_error_set(err, "validation_failed", "@graph is not an array");
+        return -1;
+    }
+    n = list != NULL ? json_array_len(list) : 1;
+    if (n > max_items) {
+        json_value_free(doc);
+        mcx_error_set(err, "too_large", "the feed lists %zu learning opportunities, at most %zu", n,
+                      max_items);
+        return -1;
+    }
+    out->items = xcalloc(n + 1, sizeof(*out->items));
+    out->nitems = n;
+    for (size_t i = 0; i < n; i++) {
+        struct elm_feed_item *it = &out->items[i];
+        struct elm_reader r = {.data = data, .len = len, .err = &it->err, .o = &it->offer};
+        offer_init(&it->offer);
+        mcx_error_clear(&it->err);
+        it->ok = read_document(&r, list != NULL ? json_array_at(list, i) : doc) == 0;
+        if (!it->ok) {
+            offer_cleanup(&it->offer);
+            offer_init(&it->offer);
+        }
+    }
+    json_value_free(doc);
+    return 0;
+}
+
+void elm_feed_cleanup(struct elm_feed *f)
+{
+    for (size_t i = 0; i < f->nitems; i++)
+        offer_cleanup(&f->items[i].offer);
+    free(f->items);
+    memset(f, 0, sizeof(*f));
+}
+
 /* ---- writing ---- */
 
 /*

@@ -7,6 +7,7 @@
 #ifndef MCX_ELM_H
 #define MCX_ELM_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "catalogue/offer.h"
@@ -26,6 +27,27 @@
  * err->line the line of the offending value.
  */
 int elm_parse_offer(const char *data, size_t len, struct offer *out, struct mcx_error *err);
+
+/*
+ * An ELM feed (a partner of format "elm"): one document as elm_parse_offer reads,
+ * a JSON array of such documents, or an object whose "@graph" is one. Each item is
+ * read on its own: a bad one fails alone (ok false, err why; its offer empty).
+ * -1 only when the whole is unusable: "malformed_json", "validation_failed"
+ * (@graph not an array), "too_large" (more than max_items). Release with
+ * elm_feed_cleanup.
+ */
+struct elm_feed_item {
+    struct offer offer;
+    bool ok;
+    struct mcx_error err;
+};
+struct elm_feed {
+    struct elm_feed_item *items;
+    size_t nitems;
+};
+int elm_parse_feed(const char *data, size_t len, size_t max_items, struct elm_feed *out,
+                   struct mcx_error *err);
+void elm_feed_cleanup(struct elm_feed *f);
 
 /*
  * Appends o as an ELM 3 JSON-LD LearningOpportunity document (edc-ap context,

@@ -283,15 +283,21 @@ static void handle_institution_feed(struct http_request *req, void *arg)
  * Offers changed after modified_since (all when absent), oldest change first, with
  * tombstones, harvested ones included (with their partner, so a peer can skip what
  * it published itself); at most `limit` per page and `next` to continue from (the keyset of
- * the last one). Peers then fetch the offers they lack by id.
+ * the last one). Peers then fetch the offers they lack by id, or ask for them inline
+ * (include=doc: each live offer's stored document, what an mcx peer stores as is).
+ * $5: one institution (NULL: all; an unknown one gives NULL: 404), $6: include docs.
  */
 static const char replication_sql[] =
     "WITH page AS (SELECT o.id, o.institution_id, o.external_id, o.version, o.updated_at, "
-    "  o.deleted_at IS NOT NULL AS deleted, o.partner_id FROM offers o "
+    "  o.deleted_at IS NOT NULL AS deleted, o.partner_id, "
+    "  CASE WHEN $6::boolean AND o.deleted_at IS NULL THEN o.doc END AS doc FROM offers o "
     "  WHERE ($1::timestamptz IS NULL OR o.updated_at > $1) "
     "    AND ($2::timestamptz IS NULL OR (o.updated_at, o.id) > ($2, $3::uuid)) "
+    "    AND ($5::text IS NULL OR o.institution_id = $5) "
     "  ORDER BY o.updated_at, o.id LIMIT $4::int + 1) "
-    "SELECT jsonb_build_object('offers', coalesce((SELECT jsonb_agg(jsonb_build_object("
+    "SELECT CASE WHEN $5::text IS NULL OR EXISTS (SELECT 1 FROM institutions WHERE id = $5) "
+    "THEN jsonb_build_object('offers', coalesce((SELECT jsonb_agg(CASE WHEN p.doc IS NULL "
+    "  THEN '{}'::jsonb ELSE jsonb_build_object('doc', p.doc) END || jsonb_build_object("
     "  'id', p.id::text, 'institution', p.institution_id, 'external_id', p.external_id, "
     "  'version', p.version, 'updated_at', "
     "  to_char(p.updated_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"'), "
@@ -301,7 +307,7 @@ static const char replication_sql[] =
     "'next', CASE WHEN (SELECT count(*) FROM page) > $4::int THEN (SELECT "
     "  to_char(p.updated_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"') || '~' || "
     "  p.id FROM (SELECT * FROM page ORDER BY updated_at, id LIMIT $4::int) p "
-    "  ORDER BY p.updated_at DESC, p.id DESC LIMIT 1) END)::text";
+    "  ORDER BY p.updated_at DESC, p.id DESC LIMIT 1) END)::text END";
 
 static void replication_done(struct db_result *res, const struct db_error *err, void *arg)
 {
@@ -315,6 +321,8 @@ static void replication_done(struct db_result *res, const struct db_error *err, 
                          "modified_since and cursor must be RFC 3339 times (cursor: as given)");
     } else if (err != NULL) {
         ops_reply_db_error(req, err);
+    } else if (db_result_is_null(res, 0, 0)) {
+        http_reply_error(req, 404, "not_found", "no such institution on this node");
     } else {
         buf_init(&b);
         buf_puts(&b, db_result_value(res, 0, 0));
@@ -354,6 +362,8 @@ static void handle_replication(struct http_request *req, void *arg)
     const char *since = http_request_query(req, "modified_since");
     const char *cursor = http_request_query(req, "cursor");
     const char *limit = http_request_query(req, "limit");
+    const char *inst = http_request_query(req, "institution");
+    const char *include = http_request_query(req, "include");
     char after[64] = "", after_id[64] = "";
     long n = 1000;
     struct feed *f;
@@ -365,6 +375,14 @@ static void handle_replication(struct http_request *req, void *arg)
     }
     if (limit != NULL && mcx_parse_int(limit, 1, 10000, &n) != 0) {
         http_reply_error(req, 400, "invalid_parameter", "limit is 1 to 10000");
+        return;
+    }
+    if (include != NULL && strcmp(include, "doc") != 0) {
+        http_reply_error(req, 400, "invalid_parameter", "include takes one value: doc");
+        return;
+    }
+    if (inst != NULL && inst[0] == '\0') {
+        http_reply_error(req, 400, "invalid_parameter", "institution is an institution id");
         return;
     }
     if (cursor != NULL) {
@@ -384,12 +402,17 @@ static void handle_replication(struct http_request *req, void *arg)
     }
     char nbuf[16];
     snprintf(nbuf, sizeof(nbuf), "%ld", n);
-    const char *params[4] = {since, cursor ? after : NULL, cursor ? after_id : NULL, nbuf};
+    const char *params[6] = {since,
+                             cursor ? after : NULL,
+                             cursor ? after_id : NULL,
+                             nbuf,
+                             inst,
+                             include != NULL ? "true" : "false"};
     f = xcalloc(1, sizeof(*f));
     f->req = req;
     f->app = app;
     http_request_on_cancel(req, feed_cancel, f);
-    f->op = db_query(app->pool, replication_sql, 4, params, replication_done, f);
+    f->op = db_query(app->pool, replication_sql, 6, params, replication_done, f);
 }
 
 void feeds_routes_add(struct mcxd *app)

@@ -6,6 +6,7 @@
  */
 #include "catalogue/harvest.h"
 
+#include <ctype.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -15,14 +16,21 @@
 
 #include <event2/event.h>
 
+#include "catalogue/elm.h"
 #include "catalogue/ewp.h"
 #include "catalogue/loq.h"
+#include "catalogue/offer_json.h"
 #include "catalogue/publish.h"
 #include "catalogue/store.h"
 #include "server/client.h"
 #include "server/db.h"
 #include "server/httpsig.h"
+#include "server/jsonparse.h"
 #include "server/mcxd.h"
+
+/* Offers asked for per page of an incremental replication, and pages per run at most. */
+#define REPLICATION_PAGE "500"
+#define REPLICATION_MAX_PAGES 2000
 
 struct job {
     struct harvester *h;
@@ -46,6 +54,14 @@ struct job {
     bool has_doc;
     struct ewp_doc ewp;
     bool has_ewp;
+    struct elm_feed elm;
+    bool has_elm;
+    /* incremental replication (format mcx) */
+    char *since;     /* modified_since asked, NULL: a full replication */
+    char *cursor;    /* where the next page starts, NULL: no more pages */
+    char *high;      /* the newest change seen (the partner's clock) */
+    struct buf keep; /* full replication: every external id the partner listed */
+    int pages;
     struct job *prev, *next;
 };
 
@@ -107,6 +123,12 @@ static void job_free(struct job *j)
         loq_doc_cleanup(&j->doc);
     if (j->has_ewp)
         ewp_doc_cleanup(&j->ewp);
+    if (j->has_elm)
+        elm_feed_cleanup(&j->elm);
+    buf_cleanup(&j->keep);
+    free(j->since);
+    free(j->cursor);
+    free(j->high);
     free(j->partner);
     free(j->feed_url);
     free(j->format);
@@ -157,6 +179,8 @@ static const char record_sql[] =
     "  last_error = CASE WHEN $4 = 'failed' THEN $12 ELSE NULL END, "
     "  last_error_at = CASE WHEN $4 = 'failed' THEN now() ELSE last_error_at END, "
     "  next_attempt_at = now() + make_interval(secs => $15::double precision), "
+    "  modified_since = CASE WHEN $4 = 'ok' AND $16 <> '' THEN $16::timestamptz "
+    "    ELSE modified_since END, "
     "  claimed_by = NULL, updated_at = now() "
     "WHERE id = $1";
 
@@ -186,7 +210,7 @@ static void job_record(struct job *j)
     snprintf(nums[5], sizeof(nums[5]), "%d", j->removed);
     snprintf(nums[6], sizeof(nums[6]), "%d", j->rejected);
     snprintf(next_s, sizeof(next_s), "%.3f", next_ms / 1000.0);
-    const char *params[15] = {j->partner,
+    const char *params[16] = {j->partner,
                               h->cfg.node,
                               j->started,
                               status,
@@ -200,8 +224,20 @@ static void job_record(struct job *j)
                               j->error,
                               j->new_etag ? j->new_etag : "",
                               j->new_last_modified ? j->new_last_modified : "",
-                              next_s};
-    j->op = db_query(h->app->pool, record_sql, 15, params, job_recorded, j);
+                              next_s,
+                              j->high ? j->high : ""};
+    j->op = db_query(h->app->pool, record_sql, 16, params, job_recorded, j);
+}
+
+/* Adds a store statement's outcomes to the run's counts. */
+static void job_count(struct job *j, const struct db_result *res)
+{
+    struct store_counts c = {0, 0, 0};
+
+    store_counts_add(&c, res);
+    j->accepted += (int)c.accepted;
+    j->unchanged += (int)c.unchanged;
+    j->removed += (int)c.removed;
 }
 
 static void job_stored(struct db_result *res, const struct db_error *err, void *arg)
@@ -213,11 +249,7 @@ static void job_stored(struct db_result *res, const struct db_error *err, void *
         job_fail(j, "storing the offers failed: %s", err->message);
         return;
     }
-    struct store_counts c = {0, 0, 0};
-    store_counts_add(&c, res);
-    j->accepted = (int)c.accepted;
-    j->unchanged = (int)c.unchanged;
-    j->removed = (int)c.removed;
+    job_count(j, res);
     job_record(j);
 }
 
@@ -231,34 +263,47 @@ struct feed_item {
 /*
  * Stores a parsed full feed: every valid item, and the partner's offers the feed no
  * longer lists are tombstoned (invalid items still count as listed: their last good
- * version stays).
+ * version stays). An invalid item with no external id could be any offer: then
+ * nothing is tombstoned this run.
  */
-static void job_store_items(struct job *j, const struct client_response *resp,
+static void job_store_items(struct job *j, const struct client_response *resp, const char *format,
                             const struct feed_item *fi, size_t n)
 {
     struct buf items, keep;
     char sha[65], actor[160];
+    bool sweep = true;
 
     buf_init(&items);
     buf_init(&keep);
     store_items_begin(&items);
     store_keep_begin(&keep);
     for (size_t i = 0; i < n; i++) {
-        if (fi[i].external_id != NULL && fi[i].external_id[0] != '\0')
+        bool named = fi[i].external_id != NULL && fi[i].external_id[0] != '\0';
+        if (named)
             store_keep_append(&keep, fi[i].external_id);
         if (fi[i].ok)
             store_item_append(&items, fi[i].offer);
         else
             j->rejected++;
+        if (!fi[i].ok && !named)
+            sweep = false;
     }
     store_items_end(&items);
     store_keep_end(&keep);
+    if (!sweep) {
+        fprintf(stderr,
+                "{\"level\":\"warn\",\"msg\":\"harvest of %s: an invalid item has no id, "
+                "so no offer is removed this run\",\"worker\":%d}\n",
+                j->partner, j->h->app->worker);
+        buf_reset(&keep);
+        buf_puts(&keep, "{}"); /* store_replicate_sql: removes only these, i.e. none */
+    }
     j->fetched = (int)n;
     store_sha256_hex(resp->body, resp->body_len, sha);
     snprintf(actor, sizeof(actor), "harvest:%s", j->partner);
-    /* offer_sources records XML sources as 'loq' (an EWP response is XML too) */
-    const char *params[7] = {j->partner, actor, "loq", resp->body, sha, items.data, keep.data};
-    j->op = db_query(j->h->app->pool, store_harvest_sql, 7, params, job_stored, j);
+    const char *params[7] = {j->partner, actor, format, resp->body, sha, items.data, keep.data};
+    j->op = db_query(j->h->app->pool, sweep ? store_harvest_sql : store_replicate_sql, 7, params,
+                     job_stored, j);
     buf_cleanup(&items);
     buf_cleanup(&keep);
 }
@@ -285,7 +330,7 @@ static void job_store_loq(struct job *j, const struct client_response *resp)
     for (size_t i = 0; i < j->doc.nitems; i++)
         fi[i] = (struct feed_item){&j->doc.items[i].offer, j->doc.items[i].external_id,
                                    j->doc.items[i].ok};
-    job_store_items(j, resp, fi, j->doc.nitems);
+    job_store_items(j, resp, "loq", fi, j->doc.nitems);
     free(fi);
 }
 
@@ -342,8 +387,244 @@ static void job_store_ewp(struct job *j, const struct client_response *resp)
     for (size_t i = 0; i < j->ewp.nitems; i++)
         fi[i] = (struct feed_item){&j->ewp.items[i].offer, j->ewp.items[i].external_id,
                                    j->ewp.items[i].ok};
-    job_store_items(j, resp, fi, j->ewp.nitems);
+    job_store_items(j, resp, "ewp", fi, j->ewp.nitems);
     free(fi);
+}
+
+/* A whole ELM feed: one JSON-LD learning opportunity, an array of them, or an @graph. */
+static void job_store_elm(struct job *j, const struct client_response *resp)
+{
+    struct mcx_error err;
+    struct feed_item *fi;
+
+    if (elm_parse_feed(resp->body, resp->body_len, EWP_MAX_ITEMS, &j->elm, &err) != 0) {
+        job_fail(j, "invalid document: %s", err.message);
+        return;
+    }
+    j->has_elm = true;
+    fi = xcalloc(j->elm.nitems + 1, sizeof(*fi));
+    for (size_t i = 0; i < j->elm.nitems; i++) {
+        struct elm_feed_item *it = &j->elm.items[i];
+        it->ok = it->ok && it->offer.external_id != NULL;
+        fi[i] = (struct feed_item){&it->offer, it->offer.external_id, it->ok};
+    }
+    /* a duplicate id: the first wins, as in the other formats */
+    for (size_t i = 0; i < j->elm.nitems; i++)
+        for (size_t k = 0; fi[i].ok && k < i; k++)
+            if (fi[k].ok && strcmp(fi[k].external_id, fi[i].external_id) == 0)
+                fi[i].ok = false;
+    job_store_items(j, resp, "elm", fi, j->elm.nitems);
+    free(fi);
+}
+
+/* ---- incremental replication from another mcx node ---- */
+
+static void job_fetch(struct job *j, const char *url, bool conditional);
+
+/* Appends ?name=value (or &name=value) to a URL, the value percent-encoded. */
+static void url_param(struct buf *url, const char *name, const char *value)
+{
+    static const char hex[] = "0123456789ABCDEF";
+
+    buf_putc(url, memchr(url->data, '?', url->len) != NULL ? '&' : '?');
+    buf_puts(url, name);
+    buf_putc(url, '=');
+    for (const unsigned char *p = (const unsigned char *)value; *p != '\0'; p++) {
+        if (isalnum(*p) || strchr("-._~", *p) != NULL) {
+            buf_putc(url, (char)*p);
+        } else {
+            buf_putc(url, '%');
+            buf_putc(url, hex[*p >> 4]);
+            buf_putc(url, hex[*p & 15]);
+        }
+    }
+}
+
+/*
+ * The next page of the partner's offers: its replication endpoint (the feed URL,
+ * or the node's base URL to which the API path is added), for this institution,
+ * changed since the last complete run, with their documents inline.
+ */
+static void job_mcx_fetch_page(struct job *j)
+{
+    const char *host = strstr(j->feed_url, "://");
+    const char *path = host != NULL ? strpbrk(host + 3, "/?") : NULL;
+    struct buf url;
+
+    buf_init(&url);
+    buf_puts(&url, j->feed_url);
+    if (path == NULL || strcmp(path, "/") == 0) {
+        if (path != NULL)
+            url.data[--url.len] = '\0';
+        buf_puts(&url, "/api/v1/replication/offers");
+    }
+    url_param(&url, "institution", j->partner);
+    url_param(&url, "include", "doc");
+    url_param(&url, "limit", REPLICATION_PAGE);
+    if (j->since != NULL)
+        url_param(&url, "modified_since", j->since);
+    if (j->cursor != NULL)
+        url_param(&url, "cursor", j->cursor);
+    j->pages++;
+    job_fetch(j, url.data, false);
+    buf_cleanup(&url);
+}
+
+static void job_mcx_swept(struct db_result *res, const struct db_error *err, void *arg)
+{
+    struct job *j = arg;
+
+    j->op = NULL;
+    if (err != NULL) {
+        job_fail(j, "removing offers the partner no longer lists failed: %s", err->message);
+        return;
+    }
+    job_count(j, res);
+    job_record(j);
+}
+
+/* After a page: the next one, or (a full replication) the sweep, or the record. */
+static void job_mcx_next(struct job *j)
+{
+    char actor[160];
+
+    if (j->cursor != NULL) {
+        if (j->pages >= REPLICATION_MAX_PAGES) {
+            job_fail(j, "the partner's replication has more than %d pages of %s",
+                     REPLICATION_MAX_PAGES, REPLICATION_PAGE);
+            return;
+        }
+        job_mcx_fetch_page(j);
+        return;
+    }
+    if (j->since != NULL) {
+        job_record(j);
+        return;
+    }
+    store_keep_end(&j->keep);
+    snprintf(actor, sizeof(actor), "harvest:%s", j->partner);
+    const char *params[3] = {j->partner, actor, j->keep.data};
+    j->op = db_query(j->h->app->pool, store_sweep_sql, 3, params, job_mcx_swept, j);
+}
+
+static void job_mcx_stored(struct db_result *res, const struct db_error *err, void *arg)
+{
+    struct job *j = arg;
+
+    j->op = NULL;
+    if (err != NULL) {
+        job_fail(j, "storing the offers failed: %s", err->message);
+        return;
+    }
+    job_count(j, res);
+    job_mcx_next(j);
+}
+
+static const char *entry_string(const struct json_value *e, const char *key)
+{
+    const struct json_value *v = json_object_get(e, key);
+
+    return json_is_string(v) ? json_string_value(v, NULL) : NULL;
+}
+
+/*
+ * One replication entry: a tombstone goes to gone, a live offer to items (if its
+ * document reads as an offer with the entry's external id). Entries of another
+ * institution, or that the partner itself harvested from elsewhere (their origin
+ * serves them), are skipped. -1 with why when the entry is not one at all.
+ */
+static int job_mcx_entry(struct job *j, const struct json_value *e, struct buf *items,
+                         struct buf *gone, char *why, size_t whysize)
+{
+    const char *inst = entry_string(e, "institution"), *ext = entry_string(e, "external_id");
+    const char *updated = entry_string(e, "updated_at");
+    const struct json_value *deleted = json_object_get(e, "deleted");
+    const struct json_value *partner = json_object_get(e, "partner");
+    struct mcx_error err;
+    struct offer o;
+
+    if (inst == NULL || ext == NULL || ext[0] == '\0' || updated == NULL ||
+        !json_is_bool(deleted)) {
+        snprintf(why, whysize, "an entry lacks institution, external_id, updated_at or deleted");
+        return -1;
+    }
+    if (j->high == NULL || strcmp(updated, j->high) > 0) {
+        free(j->high);
+        j->high = xstrdup(updated);
+    }
+    if (strcmp(inst, j->partner) != 0 || (partner != NULL && !json_is_null(partner)))
+        return 0;
+    if (json_bool_value(deleted)) {
+        store_keep_append(gone, ext);
+        return 0;
+    }
+    j->fetched++;
+    if (j->since == NULL)
+        store_keep_append(&j->keep, ext);
+    offer_init(&o);
+    if (offer_read_json_value(json_object_get(e, "doc"), &o, &err) == 0 && o.external_id != NULL &&
+        strcmp(o.external_id, ext) == 0)
+        store_item_append(items, &o);
+    else
+        j->rejected++;
+    offer_cleanup(&o);
+    return 0;
+}
+
+/* One page of the partner's replication: checked whole, then stored in one statement. */
+static void job_mcx_page(struct job *j, const struct client_response *resp)
+{
+    struct mcx_error err;
+    struct json_value *page = json_parse(resp->body, resp->body_len, 0, &err);
+    const struct json_value *list = json_object_get(page, "offers");
+    const struct json_value *next = json_object_get(page, "next");
+    struct buf items, gone;
+    char why[200] = "", sha[65], actor[160];
+
+    if (page == NULL) {
+        job_fail(j, "invalid replication page: %s", err.message);
+        return;
+    }
+    if (!json_is_array(list) || (next != NULL && !json_is_null(next) && !json_is_string(next))) {
+        json_value_free(page);
+        job_fail(j, "invalid replication page: not {\"offers\":[…],\"next\":…}");
+        return;
+    }
+    buf_init(&items);
+    buf_init(&gone);
+    store_items_begin(&items);
+    store_keep_begin(&gone);
+    for (size_t i = 0; i < json_array_len(list) && why[0] == '\0'; i++) {
+        if (job_mcx_entry(j, json_array_at(list, i), &items, &gone, why, sizeof(why)) != 0)
+            snprintf(why + strlen(why), sizeof(why) - strlen(why), " (entry %zu)", i);
+    }
+    store_items_end(&items);
+    store_keep_end(&gone);
+    const char *cursor = json_is_string(next) ? json_string_value(next, NULL) : NULL;
+    if (why[0] == '\0' && cursor != NULL && j->cursor != NULL && strcmp(cursor, j->cursor) == 0)
+        snprintf(why, sizeof(why), "the partner's next page is the same page again");
+    if (why[0] != '\0') {
+        json_value_free(page);
+        buf_cleanup(&items);
+        buf_cleanup(&gone);
+        job_fail(j, "invalid replication page: %s", why);
+        return;
+    }
+    free(j->cursor);
+    j->cursor = cursor != NULL ? xstrdup(cursor) : NULL;
+    json_value_free(page);
+    if (items.len <= 2 && gone.len <= 2) { /* "[]" and "{}": nothing to store */
+        buf_cleanup(&items);
+        buf_cleanup(&gone);
+        job_mcx_next(j);
+        return;
+    }
+    store_sha256_hex(resp->body, resp->body_len, sha);
+    snprintf(actor, sizeof(actor), "harvest:%s", j->partner);
+    const char *params[7] = {j->partner, actor, "mcx", resp->body, sha, items.data, gone.data};
+    j->op = db_query(j->h->app->pool, store_replicate_sql, 7, params, job_mcx_stored, j);
+    buf_cleanup(&items);
+    buf_cleanup(&gone);
 }
 
 static void job_fetched(const struct client_response *resp, void *arg)
@@ -353,7 +634,7 @@ static void job_fetched(const struct client_response *resp, void *arg)
 
     j->fetch = NULL;
     j->http_status = resp->status;
-    j->bytes = resp->body_len;
+    j->bytes += resp->body_len;
     if (resp->result != CLIENT_OK) {
         snprintf(what, sizeof(what), "%s (%s)", resp->error, client_result_name(resp->result));
         job_fail(j, "fetching the feed failed: %s", what);
@@ -368,23 +649,29 @@ static void job_fetched(const struct client_response *resp, void *arg)
         job_fail(j, "the feed answered HTTP %s", what);
         return;
     }
+    if (strcmp(j->format, "mcx") == 0) {
+        job_mcx_page(j, resp);
+        return;
+    }
     j->new_etag = dup_or_null(client_response_header(resp, "ETag"));
     j->new_last_modified = dup_or_null(client_response_header(resp, "Last-Modified"));
     if (strcmp(j->format, "loq") == 0)
         job_store_loq(j, resp);
     else if (strcmp(j->format, "ewp") == 0)
         job_store_ewp(j, resp);
+    else if (strcmp(j->format, "elm") == 0)
+        job_store_elm(j, resp);
     else
         job_fail(j, "harvesting format %s is not supported by this node", j->format);
 }
 
 /*
- * Signs the feed request with the node key (EWP HTTP Signatures: (request-target),
+ * Signs a request to url with the node key (EWP HTTP Signatures: (request-target),
  * host, date, digest, x-request-id), so a partner can tell which node asks.
  */
-static int job_sign(struct job *j, struct httpsig_signed *out)
+static int job_sign(const char *url, const struct mcxd *app, struct httpsig_signed *out)
 {
-    const char *scheme_end = strstr(j->feed_url, "://");
+    const char *scheme_end = strstr(url, "://");
     const char *host, *slash;
     char hostbuf[256];
     struct mcx_error err;
@@ -407,7 +694,7 @@ static int job_sign(struct job *j, struct httpsig_signed *out)
         .request_id = NULL,
         .now = time(NULL),
     };
-    if (httpsig_request_sign(&in, j->h->app->node_key, out, &err) != 0) {
+    if (httpsig_request_sign(&in, app->node_key, out, &err) != 0) {
         fprintf(stderr, "{\"level\":\"error\",\"msg\":\"cannot sign the feed request: %s\"}\n",
                 err.message);
         return -1;
@@ -415,36 +702,22 @@ static int job_sign(struct job *j, struct httpsig_signed *out)
     return 0;
 }
 
-static void job_start(struct harvester *h, struct db_result *res, int row)
+/* Sends one request of the job (the feed, or one page of it). */
+static void job_fetch(struct job *j, const char *url, bool conditional)
 {
-    struct job *j = xcalloc(1, sizeof(*j));
+    struct harvester *h = j->h;
     struct client_request req;
     struct client_header hdr[6];
     struct httpsig_signed sig;
     bool is_signed = false;
     size_t nh = 0;
-    long n;
 
-    j->h = h;
-    j->partner = xstrdup(db_result_value(res, row, 0));
-    j->feed_url = xstrdup(db_result_value(res, row, 1));
-    j->format = xstrdup(db_result_value(res, row, 2));
-    j->etag = dup_or_null(db_result_value(res, row, 3));
-    j->last_modified = dup_or_null(db_result_value(res, row, 4));
-    j->interval_s = mcx_parse_int(db_result_value(res, row, 5), 1, 1L << 30, &n) == 0 ? n : 3600;
-    j->failures = mcx_parse_int(db_result_value(res, row, 6), 0, 1L << 30, &n) == 0 ? (int)n : 0;
-    now_rfc3339(j->started);
-    j->next = h->jobs;
-    if (h->jobs != NULL)
-        h->jobs->prev = j;
-    h->jobs = j;
-    h->in_flight++;
-    if (j->etag != NULL)
+    if (conditional && j->etag != NULL)
         hdr[nh++] = (struct client_header){"If-None-Match", j->etag};
-    if (j->last_modified != NULL)
+    if (conditional && j->last_modified != NULL)
         hdr[nh++] = (struct client_header){"If-Modified-Since", j->last_modified};
-    client_request_init(&req, j->feed_url);
-    if (h->app->node_key != NULL && job_sign(j, &sig) == 0) {
+    client_request_init(&req, url);
+    if (h->app->node_key != NULL && job_sign(url, h->app, &sig) == 0) {
         hdr[nh++] = (struct client_header){"Date", sig.date};
         hdr[nh++] = (struct client_header){"Digest", sig.digest};
         hdr[nh++] = (struct client_header){"X-Request-Id", sig.request_id};
@@ -461,11 +734,43 @@ static void job_start(struct harvester *h, struct db_result *res, int row)
         httpsig_signed_cleanup(&sig);
 }
 
+static void job_start(struct harvester *h, struct db_result *res, int row)
+{
+    struct job *j = xcalloc(1, sizeof(*j));
+    long n;
+
+    j->h = h;
+    j->partner = xstrdup(db_result_value(res, row, 0));
+    j->feed_url = xstrdup(db_result_value(res, row, 1));
+    j->format = xstrdup(db_result_value(res, row, 2));
+    j->etag = dup_or_null(db_result_value(res, row, 3));
+    j->last_modified = dup_or_null(db_result_value(res, row, 4));
+    j->interval_s = mcx_parse_int(db_result_value(res, row, 5), 1, 1L << 30, &n) == 0 ? n : 3600;
+    j->failures = mcx_parse_int(db_result_value(res, row, 6), 0, 1L << 30, &n) == 0 ? (int)n : 0;
+    j->since = dup_or_null(db_result_value(res, row, 7));
+    buf_init(&j->keep);
+    store_keep_begin(&j->keep);
+    now_rfc3339(j->started);
+    j->next = h->jobs;
+    if (h->jobs != NULL)
+        h->jobs->prev = j;
+    h->jobs = j;
+    h->in_flight++;
+    if (strcmp(j->format, "mcx") == 0)
+        job_mcx_fetch_page(j);
+    else
+        job_fetch(j, j->feed_url, true);
+}
+
 /* ---- claiming ---- */
 
 static const char claim_sql[] =
     "SELECT id, feed_url, format, coalesce(etag, ''), coalesce(last_modified, ''), interval_s, "
-    "consecutive_failures FROM partners_claim($1, $2::int, $3::int)";
+    "consecutive_failures, "
+    /* a margin for changes committed late with an earlier time: they come again */
+    "coalesce(to_char((modified_since - interval '2 minutes') AT TIME ZONE 'UTC', "
+    "'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"'), '') "
+    "FROM partners_claim($1, $2::int, $3::int)";
 
 static void claimed(struct db_result *res, const struct db_error *err, void *arg)
 {

@@ -100,12 +100,20 @@ static void read_provider(const struct json_value *v, struct offer *o)
 int offer_read_json(const char *data, size_t len, struct offer *o, struct mcx_error *err)
 {
     struct json_value *doc = json_parse(data, len, JSON_PARSE_DEFAULT_DEPTH, err);
-    const char *mode;
+    int rc;
 
     if (doc == NULL)
         return -1;
+    rc = offer_read_json_value(doc, o, err);
+    json_value_free(doc);
+    return rc;
+}
+
+int offer_read_json_value(const struct json_value *doc, struct offer *o, struct mcx_error *err)
+{
+    const char *mode;
+
     if (!json_is_object(doc)) {
-        json_value_free(doc);
         mcx_error_set(err, "validation_failed", "an offer is a JSON object");
         return -1;
     }
@@ -130,7 +138,6 @@ int offer_read_json(const char *data, size_t len, struct offer *o, struct mcx_er
     read_lang_map(json_object_get(doc, "entry_requirements"), &o->entry_requirements);
     o->volume_of_learning = dup_or_null(json_object_get(doc, "volume_of_learning"));
     read_provider(json_object_get(doc, "provider"), o);
-    json_value_free(doc);
     return 0;
 }
 

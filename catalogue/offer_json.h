@@ -16,5 +16,8 @@
 void offer_write_doc(const struct offer *o, struct buf *out);
 /* Fills an offer_init'ed o from a stored JSON object; -1 with err on bad JSON. */
 int offer_read_json(const char *data, size_t len, struct offer *o, struct mcx_error *err);
+/* The same from a parsed JSON value (an object: anything else is -1). */
+struct json_value;
+int offer_read_json_value(const struct json_value *doc, struct offer *o, struct mcx_error *err);
 
 #endif

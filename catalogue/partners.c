@@ -23,7 +23,8 @@
 
 bool partners_format_is_supported(const char *format)
 {
-    return strcmp(format, "loq") == 0 || strcmp(format, "ewp") == 0;
+    return strcmp(format, "loq") == 0 || strcmp(format, "ewp") == 0 || strcmp(format, "elm") == 0 ||
+           strcmp(format, "mcx") == 0;
 }
 
 /* The partner as the API shows it. */
@@ -247,18 +248,12 @@ static int check_add(struct preq *p)
         http_reply_error(req, 422, "validation_failed", "country is a two-letter ISO code");
         return -1;
     }
-    if (strcmp(format, "loq") != 0 && strcmp(format, "elm") != 0 && strcmp(format, "ewp") != 0 &&
-        strcmp(format, "mcx") != 0) {
+    if (!partners_format_is_supported(format)) {
         http_reply_error(req, 422, "validation_failed", "format is loq, elm, ewp or mcx");
         return -1;
     }
     if (p->params[5][0] != '\0' && partner_key_id(p) != 0)
         return -1;
-    if (!partners_format_is_supported(format)) {
-        http_reply_error(req, 422, "unsupported_format",
-                         "this node cannot harvest format %s yet; use loq or ewp", format);
-        return -1;
-    }
     return 0;
 }
 

@@ -9,7 +9,7 @@
 
 struct mcxd;
 
-/* Harvest formats this node can read now (the table allows more). */
+/* The harvest formats: loq, elm, ewp, mcx (DESIGN §5). */
 bool partners_format_is_supported(const char *format);
 void partners_routes_add(struct mcxd *app);
 

@@ -41,6 +41,16 @@ const char store_harvest_sql[] =
                 "gone AS (SELECT t.id FROM offers_tombstone($1, $2, NULL, $7::text[], $1) t) "
                 "SELECT idx, outcome FROM put UNION ALL SELECT NULL, 'removed' FROM gone";
 
+const char store_replicate_sql[] =
+    SOURCE_CTES ", put AS (SELECT p.idx, p.outcome FROM offers_put_many($1, $2, " SOURCE_ID
+                ", $6::jsonb, $1) p), "
+                "gone AS (SELECT t.id FROM unnest($7::text[]) AS d(x) "
+                "  CROSS JOIN LATERAL offers_tombstone($1, $2, d.x, NULL, $1) t) "
+                "SELECT idx, outcome FROM put UNION ALL SELECT NULL, 'removed' FROM gone";
+
+const char store_sweep_sql[] =
+    "SELECT NULL, 'removed' FROM offers_tombstone($1, $2, NULL, $3::text[], $1)";
+
 const char store_delete_sql[] = "SELECT id FROM offers_tombstone($1, $2, $3, NULL::text[])";
 
 void store_items_begin(struct buf *items)

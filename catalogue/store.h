@@ -22,6 +22,13 @@ extern const char store_delete_sql[];       /* $1 institution, $2 actor, $3 exte
  * offers are marked as the partner's and only its earlier harvests are removed. */
 extern const char store_harvest_sql[];
 
+/* One page of an incremental harvest of partner $1: $6 items stored as the partner's,
+ * $7 (text[]) the external ids the partner deleted, tombstoned if its harvests brought
+ * them. Nothing else is touched: absence means nothing in an incremental page. */
+extern const char store_replicate_sql[];
+/* After a complete full replication of partner $1: tombstones what its harvests
+ * brought that $3 (text[], every external id the partner listed) does not name. */
+extern const char store_sweep_sql[];
 /* items: call store_items_begin, then store_item_append per offer, then _end. */
 void store_items_begin(struct buf *items);
 void store_item_append(struct buf *items, const struct offer *o);

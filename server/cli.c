@@ -21,6 +21,7 @@
 #include "server/db.h"
 #include "server/httpsig.h"
 #include "catalogue/gen.h"
+#include "catalogue/partners.h"
 #include "catalogue/publish_cli.h"
 #include "server/json.h"
 #include "server/migrate.h"
@@ -89,7 +90,7 @@ static const struct cli_command cli_commands[] = {
     {"token revoke", "TOKEN", "revoke an API token (the whole token, or its id)",
      cli_cmd_token_revoke},
     {"partner add",
-     "ID --feed-url URL --format loq|ewp [--public-key FILE] [--name NAME --country CC] "
+     "ID --feed-url URL --format loq|elm|ewp|mcx [--public-key FILE] [--name NAME --country CC] "
      "[--interval SECONDS]",
      "register a partner whose feed this node harvests (creates its institution when new)",
      cli_cmd_partner_add},
@@ -1230,12 +1231,11 @@ static int cli_cmd_partner_add(struct cli *cli, const struct cli_command *cmd, i
         return cli_missing(cmd, "--format");
     if (!cli_institution_id_is_valid(args.pos[0]) ||
         (strncmp(url, "http://", 7) != 0 && strncmp(url, "https://", 8) != 0) ||
-        (strcmp(format, "loq") != 0 && strcmp(format, "ewp") != 0) ||
-        mcx_parse_int(interval, 10, 604800, &secs) != 0 ||
+        !partners_format_is_supported(format) || mcx_parse_int(interval, 10, 604800, &secs) != 0 ||
         (country[0] != '\0' && cli_country_parse(country, cc) != 0)) {
         fprintf(stderr,
                 "mcx %s: ID is an institution code, --feed-url an http(s) URL, --format "
-                "loq or ewp (what this node harvests), --interval 10..604800 seconds, "
+                "loq, elm, ewp or mcx, --interval 10..604800 seconds, "
                 "--country two letters\n",
                 cmd->name);
         return CLI_EXIT_USAGE;

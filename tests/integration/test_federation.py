@@ -175,3 +175,112 @@ def test_signed_harvest_is_verified_by_the_feed(mcxd, db, db_b, tmp_path):
         else:
             assert p["last_run"]["status"] == "failed" and "401" in p["last_run"]["error"], p
         node.stop() if hasattr(node, "stop") else None
+
+
+def run_of(port, admin, pid, after=None, timeout=20):
+    """The partner's newest run once there is one other than `after`."""
+    return wait_for(lambda: (p := http(port, "GET", f"/api/v1/partners/{pid}",
+                                       headers=admin).json())["last_run"]
+                    and p["last_run"] != after and p, timeout, f"a run of {pid}")
+
+
+def trigger(port, admin, pid):
+    before = http(port, "GET", f"/api/v1/partners/{pid}", headers=admin).json()["last_run"]
+    assert http(port, "POST", f"/api/v1/partners/{pid}/harvest", headers=admin).status == 202
+    return run_of(port, admin, pid, before)["last_run"]
+
+
+def hashes(d, inst):
+    return d.query("SELECT coalesce(string_agg(external_id || ':' || content_hash, ',' "
+                   f"ORDER BY external_id), '') FROM offers WHERE institution_id = '{inst}' "
+                   "AND deleted_at IS NULL")
+
+
+def test_mcx_partner_replicates_incrementally(mcxd, db, db_b):
+    """Format mcx: B follows A's replication feed: the first run copies everything
+    (lossless: the same content hashes), later runs ask only for what changed since,
+    tombstones travel, and a full run removes what A no longer has at all."""
+    mcx(db, "institution", "add", "uab.cat", "--name", "Universitat Autonoma de Barcelona",
+        "--country", "ES", "--home")
+    mcx(db, "user", "add", "pub@uab.cat", "--role", "publisher", "--institution", "uab.cat")
+    pub = {**bearer(mcx(db, "token", "create", "--user", "pub@uab.cat")),
+           "Content-Type": "application/xml"}
+    admin_b = bearer(mcx(db_b, "token", "create", "--user", "admin@b.test"))
+    a = mcxd("--harvest", "off")
+    b = mcxd("--database-url", db_b.url, "--harvest-tick-ms", "100")
+
+    def publish(n, seed):
+        r = http(a.port, "POST", "/api/v1/institutions/uab.cat/catalogue", headers=pub, body=mcx(
+            db, "gen-loq", str(n), "--institution", "uab.cat", "--seed", str(seed), binary=True))
+        assert r.status == 200, r.text()
+        return r.json()
+
+    assert publish(6, 1)["accepted"] == 6
+    # published an hour ago: the incremental window below is then exact
+    db.query("UPDATE offers SET updated_at = updated_at - interval '1 hour' "
+             "WHERE institution_id = 'uab.cat'")
+    body = json.dumps({"id": "uab.cat", "name": "UAB", "country": "ES", "format": "mcx",
+                       "feed_url": f"http://127.0.0.1:{a.port}/", "interval_s": 3600}).encode()
+    assert http(b.port, "POST", "/api/v1/partners", headers=admin_b, body=body).status == 201
+    run = run_of(b.port, admin_b, "uab.cat")["last_run"]
+    assert run["status"] == "ok" and run["fetched"] == 6 and run["accepted"] == 6, run
+    assert hashes(db_b, "uab.cat") == hashes(db, "uab.cat") != ""
+    one = http(b.port, "GET", "/api/v1/institutions/uab.cat/offers/uab.cat-MC-00001").json()
+    assert one["provenance"]["partner"] == "uab.cat"
+    stamp = "to_char({} AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS.US')"
+    assert db_b.query(f"SELECT {stamp.format('modified_since')} FROM partners "
+                      "WHERE id = 'uab.cat'") == db.query(
+        f"SELECT {stamp.format('max(updated_at)')} FROM offers WHERE institution_id = 'uab.cat'")
+
+    # B asks again from its mark less a margin (a change committed late with an earlier
+    # time must not be missed): what changed in the margin is listed again, unchanged
+    run = trigger(b.port, admin_b, "uab.cat")
+    assert run["status"] == "ok" and run["fetched"] == 6 and run["unchanged"] == 6, run
+    # once the offers are older than the margin, nothing is listed and nothing written
+    db.query("UPDATE offers SET updated_at = updated_at - interval '1 hour' "
+             "WHERE institution_id = 'uab.cat'")
+    run = trigger(b.port, admin_b, "uab.cat")
+    assert run["status"] == "ok" and run["fetched"] == 0 and run["accepted"] == 0, run
+
+    # one offer changed on A: the next run is asked for that one only
+    assert publish(1, 9)["accepted"] == 1
+    run = trigger(b.port, admin_b, "uab.cat")
+    assert run["fetched"] == 1 and run["accepted"] == 1, run
+    assert hashes(db_b, "uab.cat") == hashes(db, "uab.cat")
+
+    # deleted on A: the tombstone travels
+    assert http(a.port, "DELETE", "/api/v1/institutions/uab.cat/offers/uab.cat-MC-00002",
+                headers=pub).status == 204
+    run = trigger(b.port, admin_b, "uab.cat")
+    assert run["removed"] == 1, run
+    assert_json_error(http(b.port, "GET", "/api/v1/institutions/uab.cat/offers/uab.cat-MC-00002"),
+                      404)
+
+    # an offer A no longer has at all (not even a tombstone): a full run removes it
+    db.query("DELETE FROM offers WHERE external_id = 'uab.cat-MC-00003'")
+    db_b.query("UPDATE partners SET modified_since = NULL WHERE id = 'uab.cat'")
+    run = trigger(b.port, admin_b, "uab.cat")
+    assert run["status"] == "ok" and run["fetched"] == 4 and run["removed"] == 1, run
+    assert hashes(db_b, "uab.cat") == hashes(db, "uab.cat")
+
+    # more than a page (500): the run follows the cursor to the end
+    assert publish(1100, 10)["accepted"] == 1100
+    run = trigger(b.port, admin_b, "uab.cat")
+    assert run["status"] == "ok" and run["accepted"] == 1100, run
+    assert hashes(db_b, "uab.cat") == hashes(db, "uab.cat")
+
+
+def test_mcx_replication_filters_and_errors(mcxd, db):
+    srv = mcxd("--harvest", "off")
+    page = http(srv.port, "GET", "/api/v1/replication/offers?institution=uab.cat&include=doc"
+                "&limit=3").json()
+    assert len(page["offers"]) == 3 and page["next"]
+    assert all(o["institution"] == "uab.cat" for o in page["offers"])
+    assert all(("doc" in o) == (not o["deleted"]) for o in page["offers"])
+    assert all(o["doc"]["external_id"] == o["external_id"] for o in page["offers"] if "doc" in o)
+    bare = http(srv.port, "GET", "/api/v1/replication/offers?limit=3").json()
+    assert all("doc" not in o for o in bare["offers"])
+    assert_json_error(http(srv.port, "GET", "/api/v1/replication/offers?institution=nope.example"),
+                      404)
+    assert_json_error(http(srv.port, "GET", "/api/v1/replication/offers?include=everything"), 400)
+    assert_json_error(http(srv.port, "GET", "/api/v1/replication/offers?institution="), 400)

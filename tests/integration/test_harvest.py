@@ -298,7 +298,7 @@ def test_cli_partner_add(mcxd, db, admin, feeds, tmp_path):
     assert p["country"] == "LT"
     assert run("cli.example", "--feed-url", "http://x/", "--format", "loq").returncode == 1
     assert run("bad id", "--feed-url", "http://x/", "--format", "loq").returncode == 2
-    assert run("x.example", "--feed-url", "http://x/", "--format", "elm", "--name", "X",
+    assert run("x.example", "--feed-url", "http://x/", "--format", "xml", "--name", "X",
                "--country", "LT").returncode == 2
 
 
@@ -336,3 +336,57 @@ def test_ewp_courses_feed_gives_the_codec_offers(mcxd, db, admin, feeds):
     assert "learning_outcomes" in first["completeness"]["missing"]
     p = trigger(srv.port, admin, "uw.edu.pl")
     assert p["last_run"]["status"] == "not_modified", p
+
+
+ELM_SAMPLES = [os.path.join(SHARED, "samples", "elm", "elm3", n)
+               for n in ["Sample-MC-Annex1-unsigned.jsonld", "Sample-CertOfPart-unsigned.jsonld"]]
+
+
+def test_elm_feed_gives_what_publishing_gives(mcxd, db, admin, feeds):
+    """Format elm: a JSON array (or @graph) of ELM 3 JSON-LD documents; each item is
+    read like a PUT of that document; a bad item fails alone; a later feed without an
+    offer removes it."""
+    docs = [json.load(open(p, encoding="utf-8")) for p in ELM_SAMPLES]
+    path = os.path.join(feeds.root, "elm.json")
+    with open(path, "w", encoding="utf-8") as f:
+        json.dump(docs + [{"type": "Nonsense"}], f)
+    srv = mcxd("--harvest-tick-ms", "100")
+    add_partner(srv.port, admin, "elm.example", feeds.url("/elm.json"), fmt="elm")
+    p = wait_run(srv.port, admin, "elm.example")
+    run = p["last_run"]
+    assert run["status"] == "ok" and run["fetched"] == 3 and run["rejected"] == 1, p
+    harvested = offers_of(db, "elm.example")
+    assert len(harvested) == 2 and all(o["provenance"]["partner"] == "elm.example"
+                                       for o in harvested)
+
+    # each document PUT directly gives the same offer
+    mcx(db, "institution", "add", "direct-elm.example", "--name", "Direct", "--country", "LT")
+    for doc in docs:  # the URL names the document's own external id: find which it is
+        r = None
+        for o in harvested:
+            q = urllib.parse.quote(o["external_id"], safe="")
+            r = http(srv.port, "PUT", f"/api/v1/institutions/direct-elm.example/offers/{q}",
+                     headers={**admin, "Content-Type": "application/ld+json"},
+                     body=json.dumps(doc).encode())
+            if r.status in (200, 201):
+                break
+        assert r.status in (200, 201), r.text()
+    direct = offers_of(db, "direct-elm.example")
+    assert [{k: o[k] for k in CONTENT if k != "provider"} for o in harvested] == \
+        [{k: o[k] for k in CONTENT if k != "provider"} for o in direct]
+
+    # the same feed as an @graph without the first document: it is removed
+    time.sleep(1.1)
+    with open(path, "w", encoding="utf-8") as f:
+        json.dump({"@graph": docs[1:]}, f)
+    p = trigger(srv.port, admin, "elm.example")
+    assert p["last_run"]["status"] == "ok" and p["last_run"]["removed"] == 1, p
+    assert len(offers_of(db, "elm.example")) == 1
+
+    # not JSON at all: the run fails, the offer stays
+    time.sleep(1.1)
+    with open(path, "w", encoding="utf-8") as f:
+        f.write("{not json")
+    p = trigger(srv.port, admin, "elm.example")
+    assert p["last_run"]["status"] == "failed" and "invalid document" in p["last_run"]["error"], p
+    assert len(offers_of(db, "elm.example")) == 1
