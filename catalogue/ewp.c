@@ -9,6 +9,7 @@
 
 #include <ctype.h>
 #include <errno.h>
+#include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -520,15 +521,9 @@ static void stray_error(void *data, xmlErrorPtr e)
         xmlutil_reader_record(&p->rd, e);
 }
 
-/*
- * The checks and the hardened read every parse starts with; on success the
- * handlers are borrowed and p holds the document with the expected root.
- */
-static int parse_begin(struct parse *p, const struct ewp_schemas *s, const char *data, size_t len,
-                       size_t max_bytes, const char *ns, const char *root, struct mcx_error *err)
+/* The size checks every parse starts with, before a byte is read. */
+static int input_check(const char *data, size_t len, size_t max_bytes, struct mcx_error *err)
 {
-    memset(p, 0, sizeof(*p));
-    p->rd.max_depth = EWP_MAX_DEPTH;
     if (max_bytes == 0)
         max_bytes = EWP_MAX_BYTES_DEFAULT;
     if (max_bytes > INT32_MAX)
@@ -541,12 +536,18 @@ static int parse_begin(struct parse *p, const struct ewp_schemas *s, const char 
         mcx_error_set(err, "malformed_xml", "the document is empty");
         return -1;
     }
-    if (s == NULL) {
-        mcx_error_set(err, "internal", "EWP schemas are not loaded");
-        return -1;
-    }
+    return 0;
+}
+
+/*
+ * The hardened read: on success the handlers are borrowed and p holds the
+ * document with the expected root {ns}root.
+ */
+static int parse_read(struct parse *p, const char *data, size_t len, const char *what,
+                      const char *ns, const char *root, struct mcx_error *err)
+{
     xmlutil_handlers_borrow(&p->saved, stray_error, p);
-    if (xmlutil_read(&p->rd, data, len, "EWP response", &p->doc, err) < 0)
+    if (xmlutil_read(&p->rd, data, len, what, &p->doc, err) < 0)
         goto fail;
     p->root = xmlDocGetRootElement(p->doc);
     if (!xmlutil_node_is(p->root, ns, root)) {
@@ -562,6 +563,21 @@ fail:
         xmlFreeDoc(p->doc);
     p->doc = NULL;
     return -1;
+}
+
+/* The checks and the hardened read every response parse starts with. */
+static int parse_begin(struct parse *p, const struct ewp_schemas *s, const char *data, size_t len,
+                       size_t max_bytes, const char *ns, const char *root, struct mcx_error *err)
+{
+    memset(p, 0, sizeof(*p));
+    p->rd.max_depth = EWP_MAX_DEPTH;
+    if (input_check(data, len, max_bytes, err) < 0)
+        return -1;
+    if (s == NULL) {
+        mcx_error_set(err, "internal", "EWP schemas are not loaded");
+        return -1;
+    }
+    return parse_read(p, data, len, "EWP response", ns, root, err);
 }
 
 static void parse_end(struct parse *p)
@@ -1294,4 +1310,400 @@ void ewp_id_list_cleanup(struct ewp_id_list *list)
         free(list->ids[i]);
     free(list->ids);
     memset(list, 0, sizeof(*list));
+}
+
+/* ---- Discovery manifest ---- */
+
+/*
+ * A manifest is read for two entries, so no schema is compiled for it:
+ * manifest.xsd lets apis-implemented hold anything (xs:any, lax), and each
+ * entry's own XSD would be checked field by field anyway. What the client
+ * relies on is checked here: the url (ewp:HTTPS), max-los-ids
+ * (xs:positiveInteger), supports-modified-since (xs:boolean) and the version
+ * (ManifestApiEntryBase: [0-9]+\.[0-9]+\.[0-9]+).
+ */
+
+#define MANIFEST_COURSES_MAJOR 0     /* Courses API 0.7.1 */
+#define MANIFEST_REPLICATION_MAJOR 1 /* Simple Course Replication 1.0.0 */
+
+struct entry_pick {
+    xmlNodePtr node;
+    long version[3];
+    xmlNodePtr other; /* an entry of a version not spoken, for the message */
+};
+
+/* "1.0.0" -> {1, 0, 0}; -1 unless exactly three dot-separated decimal numbers. */
+static int version_parse(const char *s, long v[3])
+{
+    for (int i = 0; i < 3; i++) {
+        size_t n = strspn(s, "0123456789");
+        if (n == 0 || n > 9 || s[n] != (i < 2 ? '.' : '\0'))
+            return -1;
+        v[i] = strtol(s, NULL, 10);
+        s += n + (i < 2);
+    }
+    return 0;
+}
+
+static int version_cmp(const long a[3], const long b[3])
+{
+    for (int i = 0; i < 3; i++)
+        if (a[i] != b[i])
+            return a[i] < b[i] ? -1 : 1;
+    return 0;
+}
+
+/* Keeps e if it is of the major spoken and newer than what pick holds. */
+static void entry_consider(struct entry_pick *pick, xmlNodePtr e, long major)
+{
+    char *attr = xmlutil_attr_get(e, "version");
+    long v[3];
+
+    if (attr != NULL && version_parse(attr, v) == 0 && v[0] == major) {
+        if (pick->node == NULL || version_cmp(v, pick->version) > 0) {
+            pick->node = e;
+            memcpy(pick->version, v, sizeof(v));
+        }
+    } else if (pick->other == NULL) {
+        pick->other = e;
+    }
+    free(attr);
+}
+
+/* 1 when host lists hei_id, 0 when it lists other institutions, -1 when none. */
+static int host_covers(xmlNodePtr host, const char *hei_id)
+{
+    bool listed = false;
+
+    for (xmlNodePtr c = xmlutil_first_element(host->children); c; c = xmlutil_next_element(c)) {
+        if (!xmlutil_node_is(c, EWP_NS_DISCOVERY, "institutions-covered"))
+            continue;
+        for (xmlNodePtr h = xmlutil_first_element(c->children); h; h = xmlutil_next_element(h)) {
+            char *id;
+            if (!xmlutil_node_is(h, EWP_NS_REGISTRY, "hei"))
+                continue;
+            listed = true;
+            id = xmlutil_attr_get(h, "id");
+            if (id != NULL && strcmp(id, hei_id) == 0) {
+                free(id);
+                return 1;
+            }
+            free(id);
+        }
+    }
+    return listed ? 0 : -1;
+}
+
+/*
+ * Discovery v6 allows one host per manifest (earlier versions several): the
+ * first that lists hei_id, else the only one that lists nobody (a host for
+ * one HEI need not name it, but two such hosts leave the choice open).
+ */
+static xmlNodePtr host_choose(const struct parse *p, const char *hei_id, struct mcx_error *err)
+{
+    xmlNodePtr bare = NULL;
+    size_t nhosts = 0, nbare = 0;
+
+    for (xmlNodePtr h = xmlutil_first_element(p->root->children); h; h = xmlutil_next_element(h)) {
+        int covers;
+        if (!xmlutil_node_is(h, EWP_NS_DISCOVERY, "host"))
+            continue;
+        nhosts++;
+        if ((covers = host_covers(h, hei_id)) == 1)
+            return h;
+        if (covers < 0) {
+            bare = h;
+            nbare++;
+        }
+    }
+    if (nbare == 1)
+        return bare;
+    mcx_error_set(err, "validation_failed", "no host of the manifest covers HEI %.100s (%zu %s%s)",
+                  hei_id, nhosts, nhosts == 1 ? "host" : "hosts",
+                  nbare > 1 ? ", several list no institution" : "");
+    xmlutil_utf8_trim_tail(err->message);
+    return NULL;
+}
+
+/* The error names the element (or, when it is missing, the entry) by path and line. */
+static void manifest_error(const struct parse *p, xmlNodePtr at, struct mcx_error *err,
+                           const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+
+static void manifest_error(const struct parse *p, xmlNodePtr at, struct mcx_error *err,
+                           const char *fmt, ...)
+{
+    va_list ap;
+
+    mcx_error_clear(err);
+    mcx_strlcpy(err->code, "validation_failed", sizeof(err->code));
+    va_start(ap, fmt);
+    vsnprintf(err->message, sizeof(err->message), fmt, ap);
+    va_end(ap);
+    xmlutil_utf8_trim_tail(err->message);
+    path_build(p, at, err->path, sizeof(err->path));
+    err->line = xmlutil_node_line(at);
+}
+
+static xmlNodePtr entry_child(xmlNodePtr entry, const char *name)
+{
+    for (xmlNodePtr c = xmlutil_first_element(entry->children); c; c = xmlutil_next_element(c))
+        if (c->ns != NULL && xmlStrEqual(c->ns->href, entry->ns->href) && name_is(c, name))
+            return c;
+    return NULL;
+}
+
+/* ewp:HTTPS is "https://.+"; http:// is let through for partners on a test machine. */
+static bool url_ok(const char *u)
+{
+    size_t start;
+
+    if (strlen(u) > EWP_MAX_URL)
+        return false;
+    if (xmlutil_has_prefix(u, "https://"))
+        start = strlen("https://");
+    else if (xmlutil_has_prefix(u, "http://"))
+        start = strlen("http://");
+    else
+        return false;
+    if (u[start] == '\0' || u[start] == '/')
+        return false; /* no host */
+    for (const unsigned char *c = (const unsigned char *)u; *c != '\0'; c++)
+        if (*c <= 0x20 || *c >= 0x7f) /* the URL goes to an HTTP client as it is */
+            return false;
+    return true;
+}
+
+static int url_read(const struct parse *p, xmlNodePtr entry, const char *api, char **out,
+                    struct mcx_error *err)
+{
+    xmlNodePtr n = entry_child(entry, "url");
+    char *url = n ? xmlutil_node_text(n) : NULL;
+
+    if (url == NULL) {
+        manifest_error(p, n ? n : entry, err, "the %s entry has no <url>", api);
+        return -1;
+    }
+    if (!url_ok(url)) {
+        manifest_error(p, n, err, "the %s <url> is not an absolute http(s) URL: '%.120s'", api,
+                       url);
+        free(url);
+        return -1;
+    }
+    *out = url;
+    return 0;
+}
+
+/* xs:positiveInteger: an optional '+', decimal digits, not zero; past INT_MAX is INT_MAX. */
+static int positive_int_read(const char *s, int *out)
+{
+    long long v = 0;
+
+    if (*s == '+')
+        s++;
+    if (*s == '\0' || strspn(s, "0123456789") != strlen(s))
+        return -1;
+    for (; *s != '\0'; s++)
+        if ((v = v * 10 + (*s - '0')) > INT32_MAX)
+            v = INT32_MAX; /* a limit the server accepts: the client asks for fewer */
+    if (v == 0)
+        return -1;
+    *out = (int)v;
+    return 0;
+}
+
+static int courses_entry_read(const struct parse *p, xmlNodePtr entry,
+                              struct ewp_manifest_apis *out, struct mcx_error *err)
+{
+    xmlNodePtr n = entry_child(entry, "max-los-ids");
+    char *t;
+    int rc = 0;
+
+    if (url_read(p, entry, "Courses API", &out->courses_url, err) < 0)
+        return -1;
+    if ((t = n ? xmlutil_node_text(n) : NULL) == NULL) {
+        manifest_error(p, n ? n : entry, err, "the Courses API entry has no <max-los-ids>");
+        rc = -1;
+    } else if (positive_int_read(t, &out->max_los_ids) < 0) {
+        manifest_error(p, n, err,
+                       "the Courses API <max-los-ids> is not a positive integer: '%.40s'", t);
+        rc = -1;
+    }
+    free(t);
+    return rc;
+}
+
+static int replication_entry_read(const struct parse *p, xmlNodePtr entry,
+                                  struct ewp_manifest_apis *out, struct mcx_error *err)
+{
+    xmlNodePtr n = entry_child(entry, "supports-modified-since");
+    char *t = n ? xmlutil_node_text(n) : NULL;
+
+    /* xs:boolean; anything else reads as false: asking for the whole list is always right */
+    out->replication_modified_since = t != NULL && (strcmp(t, "true") == 0 || strcmp(t, "1") == 0);
+    free(t);
+    return url_read(p, entry, "Simple Course Replication API", &out->replication_url, err);
+}
+
+static int manifest_apis_read(const struct parse *p, xmlNodePtr host, const char *hei_id,
+                              struct ewp_manifest_apis *out, struct mcx_error *err)
+{
+    struct entry_pick courses = {0}, replication = {0};
+
+    for (xmlNodePtr a = xmlutil_first_element(host->children); a; a = xmlutil_next_element(a)) {
+        if (!xmlutil_node_is(a, EWP_NS_REGISTRY, "apis-implemented"))
+            continue;
+        for (xmlNodePtr e = xmlutil_first_element(a->children); e; e = xmlutil_next_element(e)) {
+            if (xmlutil_node_is(e, EWP_NS_COURSES_ENTRY, "courses"))
+                entry_consider(&courses, e, MANIFEST_COURSES_MAJOR);
+            else if (xmlutil_node_is(e, EWP_NS_REPLICATION_ENTRY, "simple-course-replication"))
+                entry_consider(&replication, e, MANIFEST_REPLICATION_MAJOR);
+        }
+    }
+    if (courses.node == NULL) {
+        if (courses.other != NULL)
+            manifest_error(p, courses.other, err,
+                           "the host covering HEI %.100s implements no Courses API version "
+                           "this client speaks (%d.x)",
+                           hei_id, MANIFEST_COURSES_MAJOR);
+        else
+            manifest_error(p, host, err, "the host covering HEI %.100s implements no Courses API",
+                           hei_id);
+        return -1;
+    }
+    if (courses_entry_read(p, courses.node, out, err) < 0)
+        return -1;
+    if (replication.node != NULL && replication_entry_read(p, replication.node, out, err) < 0)
+        return -1;
+    return 0;
+}
+
+int ewp_parse_manifest(const char *data, size_t len, size_t max_bytes, const char *hei_id,
+                       struct ewp_manifest_apis *out, struct mcx_error *err)
+{
+    struct parse p;
+    struct mcx_error local;
+    xmlNodePtr host;
+    int rc = -1;
+
+    if (err == NULL)
+        err = &local;
+    mcx_error_clear(err);
+    memset(out, 0, sizeof(*out));
+    memset(&p, 0, sizeof(p));
+    p.rd.max_depth = EWP_MAX_DEPTH;
+    if (hei_id == NULL || hei_id[0] == '\0') {
+        mcx_error_set(err, "internal", "no hei_id to look up in the manifest");
+        return -1;
+    }
+    if (input_check(data, len, max_bytes, err) < 0 ||
+        parse_read(&p, data, len, "EWP discovery manifest", EWP_NS_DISCOVERY, "manifest", err) < 0)
+        return -1;
+    if ((host = host_choose(&p, hei_id, err)) != NULL &&
+        manifest_apis_read(&p, host, hei_id, out, err) == 0)
+        rc = 0;
+    parse_end(&p);
+    if (rc < 0)
+        ewp_manifest_apis_cleanup(out);
+    return rc;
+}
+
+void ewp_manifest_apis_cleanup(struct ewp_manifest_apis *m)
+{
+    if (m == NULL)
+        return;
+    free(m->courses_url);
+    free(m->replication_url);
+    memset(m, 0, sizeof(*m));
+}
+
+/* ---- sniffing the root ---- */
+
+#define SNIFF_CHUNK 4096 /* fed piece by piece: the parse stops at the root start tag */
+
+struct sniff {
+    enum ewp_root root;
+    bool done;
+};
+
+static void sniff_start(void *data, const xmlChar *localname, const xmlChar *prefix,
+                        const xmlChar *uri, int nb_namespaces, const xmlChar **namespaces,
+                        int nb_attributes, int nb_defaulted, const xmlChar **attributes)
+{
+    xmlParserCtxtPtr ctxt = data;
+    struct sniff *s = ctxt->_private;
+    const char *ns = (const char *)uri, *name = (const char *)localname;
+
+    (void)prefix;
+    (void)nb_namespaces;
+    (void)namespaces;
+    (void)nb_attributes;
+    (void)nb_defaulted;
+    (void)attributes;
+    s->done = true;
+    if (ns == NULL)
+        s->root = EWP_ROOT_OTHER;
+    else if (strcmp(ns, EWP_NS_DISCOVERY) == 0 && strcmp(name, "manifest") == 0)
+        s->root = EWP_ROOT_MANIFEST;
+    else if (strcmp(ns, EWP_NS_COURSES) == 0 && strcmp(name, "courses-response") == 0)
+        s->root = EWP_ROOT_COURSES;
+    else if (strcmp(ns, EWP_NS_REPLICATION) == 0 &&
+             strcmp(name, "course-replication-response") == 0)
+        s->root = EWP_ROOT_REPLICATION;
+    xmlStopParser(ctxt);
+}
+
+/* Called at "<!DOCTYPE name ...", before an internal subset could declare anything. */
+static void sniff_doctype(void *data, const xmlChar *name, const xmlChar *external_id,
+                          const xmlChar *system_id)
+{
+    xmlParserCtxtPtr ctxt = data;
+    struct sniff *s = ctxt->_private;
+
+    (void)name;
+    (void)external_id;
+    (void)system_id;
+    s->done = true;
+    xmlStopParser(ctxt);
+}
+
+static void sniff_error(void *data, xmlErrorPtr e)
+{
+    (void)data;
+    (void)e;
+}
+
+enum ewp_root ewp_sniff_root(const char *data, size_t len)
+{
+    struct sniff s = {EWP_ROOT_OTHER, false};
+    struct xmlutil_borrowed saved;
+    xmlSAXHandler sax;
+    xmlParserCtxtPtr ctxt;
+    size_t off = 0;
+
+    if (data == NULL || len == 0)
+        return EWP_ROOT_OTHER;
+    xmlInitParser();
+    /* only these callbacks: no tree, no entity lookups, no external subset */
+    memset(&sax, 0, sizeof(sax));
+    sax.initialized = XML_SAX2_MAGIC;
+    sax.startElementNs = sniff_start;
+    sax.internalSubset = sniff_doctype;
+    sax.serror = sniff_error;
+    xmlutil_handlers_borrow(&saved, sniff_error, NULL);
+    if ((ctxt = xmlCreatePushParserCtxt(&sax, NULL, NULL, 0, NULL)) != NULL) {
+        ctxt->_private = &s;
+        xmlCtxtUseOptions(ctxt, XML_PARSE_NONET);
+        /* seeded from process-wide defaults: pinned whatever others set */
+        ctxt->replaceEntities = 0;
+        ctxt->loadsubset = 0;
+        ctxt->validate = 0;
+        while (!s.done && off < len && !ctxt->disableSAX) {
+            size_t n = len - off < SNIFF_CHUNK ? len - off : SNIFF_CHUNK;
+            xmlParseChunk(ctxt, data + off, (int)n, off + n == len);
+            off += n;
+        }
+        xmlFreeParserCtxt(ctxt);
+    }
+    xmlutil_handlers_return(&saved);
+    return s.root;
 }

@@ -2,8 +2,10 @@
  * ewp.h — the EWP Courses API 0.7.1 codec (samples/ewp README §1): validates a
  * `courses-response` and turns each learningOpportunitySpecification (LOS) into
  * an offer, one item per LOS; also reads Simple Course Replication responses
- * (the LOS ids a partner has). The harvester calls it for partners of format
- * "ewp". Pure code: no I/O apart from reading the XSDs once in ewp_schemas_load.
+ * (the LOS ids a partner has), and reads from a partner's Discovery manifest
+ * where its course APIs are served. The harvester calls it for partners of
+ * format "ewp". Pure code: no I/O apart from reading the XSDs once in
+ * ewp_schemas_load.
  */
 #ifndef MCX_EWP_H
 #define MCX_EWP_H
@@ -19,10 +21,24 @@
 #define EWP_NS_REPLICATION                                                                         \
     "https://github.com/erasmus-without-paper/ewp-specs-api-course-replication/tree/stable-v1"
 
+/* Discovery API v6 (the manifest), the Registry types it uses, and the manifest
+ * entries of the two course APIs (their manifest-entry.xsd targetNamespaces). */
+#define EWP_NS_DISCOVERY                                                                           \
+    "https://github.com/erasmus-without-paper/ewp-specs-api-discovery/tree/stable-v6"
+#define EWP_NS_REGISTRY                                                                            \
+    "https://github.com/erasmus-without-paper/ewp-specs-api-registry/tree/stable-v1"
+#define EWP_NS_COURSES_ENTRY                                                                       \
+    "https://github.com/erasmus-without-paper/ewp-specs-api-courses/blob/stable-v1/"               \
+    "manifest-entry.xsd"
+#define EWP_NS_REPLICATION_ENTRY                                                                   \
+    "https://github.com/erasmus-without-paper/ewp-specs-api-course-replication/blob/stable-v1/"    \
+    "manifest-entry.xsd"
+
 #define EWP_MAX_BYTES_DEFAULT ((size_t)16 * 1024 * 1024) /* max_bytes 0 means this */
 #define EWP_MAX_DEPTH 32       /* the schema nests 6 deep: deeper is hostile */
 #define EWP_MAX_ITEMS 10000    /* LOS per response: the client asks for far fewer per call */
 #define EWP_ITEM_MAX_ERRORS 10 /* error records kept per item and for the document */
+#define EWP_MAX_URL 2048       /* an API URL in a manifest: longer is not a real endpoint */
 
 /*
  * The Courses and Course Replication response XSDs with what they import,
@@ -148,5 +164,66 @@ struct ewp_id_list {
 int ewp_parse_replication(const struct ewp_schemas *s, const char *data, size_t len,
                           size_t max_bytes, struct ewp_id_list *out, struct mcx_error *err);
 void ewp_id_list_cleanup(struct ewp_id_list *list);
+
+/* ---- Discovery manifest ---- */
+
+/* What a partner's discovery manifest (Discovery API v6) says of the course APIs for hei_id. */
+struct ewp_manifest_apis {
+    char *courses_url;     /* Courses API <url>: never NULL after a successful parse */
+    int max_los_ids;       /* Courses API <max-los-ids>, at least 1 */
+    char *replication_url; /* Simple Course Replication API <url>, NULL if not implemented */
+    bool replication_modified_since; /* its <supports-modified-since> is true: the server filters
+                                        by the modified_since parameter */
+};
+
+/*
+ * Reads a Discovery API v6 manifest (what a partner serves as manifest.xml):
+ * which Courses API and Simple Course Replication API serve hei_id, and how.
+ * Hardened and limited like ewp_parse_courses (no DOCTYPE, no network,
+ * max_bytes, EWP_MAX_DEPTH); no schema is needed, as manifest.xsd leaves
+ * every API entry to its own (lax) schema: the fields used are checked here.
+ *
+ * The host: the first `host` whose institutions-covered lists
+ * `r:hei id="hei_id"` (compared exactly, as EWP ids are); when none does, the
+ * one host that lists no institution at all, if there is exactly one. In that
+ * host's apis-implemented, entries are matched by namespace and name
+ * ({EWP_NS_COURSES_ENTRY}courses, {EWP_NS_REPLICATION_ENTRY}simple-course-
+ * replication), and of each the highest `version` of the major this codec
+ * speaks (Courses 0.x, Simple Course Replication 1.x) is taken; other
+ * versions are ignored. URLs must be absolute http:// or https:// (http for
+ * local test partners; the spec says https), printable ASCII, at most
+ * EWP_MAX_URL bytes. A missing or unreadable <supports-modified-since> reads
+ * as false (the client then always asks for the whole list, which is safe).
+ *
+ * 0 and *out filled (release with ewp_manifest_apis_cleanup); else -1, *out
+ * empty, and err->code:
+ *   "too_large"            more than max_bytes (0: EWP_MAX_BYTES_DEFAULT)
+ *   "malformed_xml"        not well-formed, invalid UTF-8, a DOCTYPE, too deep
+ *   "unsupported_document" the root is not a Discovery v6 manifest
+ *   "validation_failed"    no host covers hei_id, no Courses API entry of a
+ *                          supported version, a bad <max-los-ids>, a missing or
+ *                          bad <url> (the message says which; path and line
+ *                          point at the element when there is one)
+ *   "internal"             hei_id NULL or empty
+ */
+int ewp_parse_manifest(const char *data, size_t len, size_t max_bytes, const char *hei_id,
+                       struct ewp_manifest_apis *out, struct mcx_error *err);
+void ewp_manifest_apis_cleanup(struct ewp_manifest_apis *m);
+
+/* What a document's root element is (namespace and name both match). */
+enum ewp_root {
+    EWP_ROOT_OTHER,       /* anything else, or not XML, or a DOCTYPE before the root */
+    EWP_ROOT_MANIFEST,    /* {EWP_NS_DISCOVERY}manifest */
+    EWP_ROOT_COURSES,     /* {EWP_NS_COURSES}courses-response */
+    EWP_ROOT_REPLICATION, /* {EWP_NS_REPLICATION}course-replication-response */
+};
+
+/*
+ * Tells which EWP document data holds, reading only up to the end of its
+ * root start tag (the rest is neither read nor checked: the real parse
+ * decides). Hardened like the parsers: no network, no entities, and a DOCTYPE
+ * makes it EWP_ROOT_OTHER before its subset is read.
+ */
+enum ewp_root ewp_sniff_root(const char *data, size_t len);
 
 #endif

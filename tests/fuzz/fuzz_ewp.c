@@ -1,8 +1,9 @@
 /*
  * fuzz_ewp.c — libFuzzer harness for the EWP codec (catalogue/ewp.h): whatever
  * the bytes, no crash, no leak, no overread; every report is consistent (an
- * item fails exactly when it has errors, error texts are whole UTF-8) and
- * every offer holds only values of the shape DESIGN §5 promises.
+ * item fails exactly when it has errors, error texts are whole UTF-8), every
+ * offer holds only values of the shape DESIGN §5 promises, a manifest yields
+ * only usable URLs and limits, and the root sniffer agrees with the parsers.
  */
 #include <math.h>
 #include <stdbool.h>
@@ -116,7 +117,16 @@ static void offer_check(const struct offer *o)
     check(o->provider_id == NULL && o->provider_country[0] == '\0', "provider");
 }
 
-static void courses_check(const uint8_t *data, size_t size)
+/* Past the well-formedness checks, a parser sees the root the sniffer saw. */
+static void root_agrees(const struct mcx_error *err, enum ewp_root sniffed, enum ewp_root mine)
+{
+    if (err == NULL)
+        check(sniffed == mine, "parsed a document whose root was sniffed as another");
+    else if (strcmp(err->code, "unsupported_document") == 0)
+        check(sniffed != mine, "refused the root the sniffer took for this document");
+}
+
+static void courses_check(const uint8_t *data, size_t size, enum ewp_root root)
 {
     struct ewp_doc doc;
     struct mcx_error err;
@@ -124,8 +134,10 @@ static void courses_check(const uint8_t *data, size_t size)
     if (ewp_parse_courses(schemas, (const char *)data, size, 0, &doc, &err) != 0) {
         check(utf8_ok(err.message) && err.code[0] != '\0', "parse error");
         check(doc.items == NULL && doc.nitems == 0, "failed parse left items");
+        root_agrees(&err, root, EWP_ROOT_COURSES);
         return;
     }
+    root_agrees(NULL, root, EWP_ROOT_COURSES);
     errors_check(doc.errors, doc.nerrors_kept, doc.nerrors);
     check(doc.nitems <= EWP_MAX_ITEMS, "too many items");
     for (size_t i = 0; i < doc.nitems; i++) {
@@ -144,7 +156,7 @@ static void courses_check(const uint8_t *data, size_t size)
     ewp_doc_cleanup(&doc);
 }
 
-static void replication_check(const uint8_t *data, size_t size)
+static void replication_check(const uint8_t *data, size_t size, enum ewp_root root)
 {
     struct ewp_id_list list;
     struct mcx_error err;
@@ -152,16 +164,58 @@ static void replication_check(const uint8_t *data, size_t size)
     if (ewp_parse_replication(schemas, (const char *)data, size, 0, &list, &err) != 0) {
         check(utf8_ok(err.message) && utf8_ok(err.path), "replication error");
         check(list.ids == NULL && list.n == 0, "failed replication left ids");
+        root_agrees(&err, root, EWP_ROOT_REPLICATION);
         return;
     }
+    root_agrees(NULL, root, EWP_ROOT_REPLICATION);
     for (size_t i = 0; i < list.n; i++)
         check(list.ids[i][0] != '\0' && strchr(list.ids[i], '/') != NULL, "replicated id");
     ewp_id_list_cleanup(&list);
 }
 
+/* What the harvester hands to an HTTP client: http(s), a host, printable ASCII. */
+static bool url_usable(const char *u)
+{
+    size_t skip = strncmp(u, "https://", 8) == 0 ? 8 : strncmp(u, "http://", 7) == 0 ? 7 : 0;
+
+    if (skip == 0 || u[skip] == '\0' || u[skip] == '/' || strlen(u) > EWP_MAX_URL)
+        return false;
+    for (; *u != '\0'; u++)
+        if ((unsigned char)*u <= 0x20 || (unsigned char)*u >= 0x7f)
+            return false;
+    return true;
+}
+
+static void manifest_check(const uint8_t *data, size_t size, enum ewp_root root)
+{
+    struct ewp_manifest_apis m;
+    struct mcx_error err;
+
+    /* the HEI of the seed manifest (the upstream example's) */
+    if (ewp_parse_manifest((const char *)data, size, 0, "uw.edu.pl", &m, &err) != 0) {
+        check(utf8_ok(err.message) && utf8_ok(err.path) && err.code[0] != '\0', "manifest error");
+        check(m.courses_url == NULL && m.replication_url == NULL && m.max_los_ids == 0,
+              "failed manifest left values");
+        root_agrees(&err, root, EWP_ROOT_MANIFEST);
+        return;
+    }
+    root_agrees(NULL, root, EWP_ROOT_MANIFEST);
+    check(m.courses_url != NULL && url_usable(m.courses_url), "courses url");
+    check(m.max_los_ids >= 1, "max-los-ids");
+    check(m.replication_url == NULL || url_usable(m.replication_url), "replication url");
+    check(m.replication_url != NULL || !m.replication_modified_since, "modified_since alone");
+    ewp_manifest_apis_cleanup(&m);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    courses_check(data, size);
-    replication_check(data, size);
+    enum ewp_root root = ewp_sniff_root((const char *)data, size);
+
+    check(root == EWP_ROOT_OTHER || root == EWP_ROOT_MANIFEST || root == EWP_ROOT_COURSES ||
+              root == EWP_ROOT_REPLICATION,
+          "sniffed root");
+    courses_check(data, size, root);
+    replication_check(data, size, root);
+    manifest_check(data, size, root);
     return 0;
 }
