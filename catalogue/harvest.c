@@ -56,12 +56,16 @@ struct job {
     bool has_ewp;
     struct elm_feed elm;
     bool has_elm;
-    /* incremental replication (format mcx) */
+    /* incremental replication (formats mcx, and ewp through a manifest) */
     char *since;     /* modified_since asked, NULL: a full replication */
-    char *cursor;    /* where the next page starts, NULL: no more pages */
+    char *cursor;    /* mcx: where the next page starts, NULL: no more pages */
     char *high;      /* the newest change seen (the partner's clock) */
     struct buf keep; /* full replication: every external id the partner listed */
     int pages;
+    enum { FETCH_FEED, FETCH_EWP_LIST, FETCH_EWP_COURSES } stage;
+    struct ewp_manifest_apis apis; /* ewp: where the partner's course APIs are */
+    struct ewp_id_list ids;        /* ewp: the LOS ids its replication listed */
+    size_t next_id;                /* ewp: the first id not asked for yet */
     struct job *prev, *next;
 };
 
@@ -126,6 +130,8 @@ static void job_free(struct job *j)
     if (j->has_elm)
         elm_feed_cleanup(&j->elm);
     buf_cleanup(&j->keep);
+    ewp_manifest_apis_cleanup(&j->apis);
+    ewp_id_list_cleanup(&j->ids);
     free(j->since);
     free(j->cursor);
     free(j->high);
@@ -181,6 +187,7 @@ static const char record_sql[] =
     "  next_attempt_at = now() + make_interval(secs => $15::double precision), "
     "  modified_since = CASE WHEN $4 = 'ok' AND $16 <> '' THEN $16::timestamptz "
     "    ELSE modified_since END, "
+    "  last_full_at = CASE WHEN $4 = 'ok' AND $17 THEN now() ELSE last_full_at END, "
     "  claimed_by = NULL, updated_at = now() "
     "WHERE id = $1";
 
@@ -210,7 +217,8 @@ static void job_record(struct job *j)
     snprintf(nums[5], sizeof(nums[5]), "%d", j->removed);
     snprintf(nums[6], sizeof(nums[6]), "%d", j->rejected);
     snprintf(next_s, sizeof(next_s), "%.3f", next_ms / 1000.0);
-    const char *params[16] = {j->partner,
+    bool replicated = j->stage != FETCH_FEED || strcmp(j->format, "mcx") == 0;
+    const char *params[17] = {j->partner,
                               h->cfg.node,
                               j->started,
                               status,
@@ -225,8 +233,9 @@ static void job_record(struct job *j)
                               j->new_etag ? j->new_etag : "",
                               j->new_last_modified ? j->new_last_modified : "",
                               next_s,
-                              j->high ? j->high : ""};
-    j->op = db_query(h->app->pool, record_sql, 16, params, job_recorded, j);
+                              j->high ? j->high : "",
+                              replicated && j->since == NULL ? "true" : "false"};
+    j->op = db_query(h->app->pool, record_sql, 17, params, job_recorded, j);
 }
 
 /* Adds a store statement's outcomes to the run's counts. */
@@ -470,7 +479,7 @@ static void job_mcx_fetch_page(struct job *j)
     buf_cleanup(&url);
 }
 
-static void job_mcx_swept(struct db_result *res, const struct db_error *err, void *arg)
+static void job_swept(struct db_result *res, const struct db_error *err, void *arg)
 {
     struct job *j = arg;
 
@@ -483,12 +492,18 @@ static void job_mcx_swept(struct db_result *res, const struct db_error *err, voi
     job_record(j);
 }
 
+static void job_ewp_fetch_batch(struct job *j);
+
 /* After a page: the next one, or (a full replication) the sweep, or the record. */
-static void job_mcx_next(struct job *j)
+static void job_next(struct job *j)
 {
     char actor[160];
 
-    if (j->cursor != NULL) {
+    if (j->stage == FETCH_EWP_COURSES && j->next_id < j->ids.n) {
+        job_ewp_fetch_batch(j);
+        return;
+    }
+    if (j->stage == FETCH_FEED && j->cursor != NULL) {
         if (j->pages >= REPLICATION_MAX_PAGES) {
             job_fail(j, "the partner's replication has more than %d pages of %s",
                      REPLICATION_MAX_PAGES, REPLICATION_PAGE);
@@ -504,10 +519,10 @@ static void job_mcx_next(struct job *j)
     store_keep_end(&j->keep);
     snprintf(actor, sizeof(actor), "harvest:%s", j->partner);
     const char *params[3] = {j->partner, actor, j->keep.data};
-    j->op = db_query(j->h->app->pool, store_sweep_sql, 3, params, job_mcx_swept, j);
+    j->op = db_query(j->h->app->pool, store_sweep_sql, 3, params, job_swept, j);
 }
 
-static void job_mcx_stored(struct db_result *res, const struct db_error *err, void *arg)
+static void job_page_stored(struct db_result *res, const struct db_error *err, void *arg)
 {
     struct job *j = arg;
 
@@ -517,7 +532,25 @@ static void job_mcx_stored(struct db_result *res, const struct db_error *err, vo
         return;
     }
     job_count(j, res);
-    job_mcx_next(j);
+    job_next(j);
+}
+
+/* Stores one page (items, and gone: the ids the partner deleted), then goes on. */
+static void job_store_page(struct job *j, const char *format, const char *body, size_t len,
+                           struct buf *items, struct buf *gone)
+{
+    char sha[65], actor[160];
+
+    store_items_end(items);
+    store_keep_end(gone);
+    if (items->len <= 2 && gone->len <= 2) { /* "[]" and "{}": nothing to store */
+        job_next(j);
+        return;
+    }
+    store_sha256_hex(body, len, sha);
+    snprintf(actor, sizeof(actor), "harvest:%s", j->partner);
+    const char *params[7] = {j->partner, actor, format, body, sha, items->data, gone->data};
+    j->op = db_query(j->h->app->pool, store_replicate_sql, 7, params, job_page_stored, j);
 }
 
 static const char *entry_string(const struct json_value *e, const char *key)
@@ -579,7 +612,7 @@ static void job_mcx_page(struct job *j, const struct client_response *resp)
     const struct json_value *list = json_object_get(page, "offers");
     const struct json_value *next = json_object_get(page, "next");
     struct buf items, gone;
-    char why[200] = "", sha[65], actor[160];
+    char why[200] = "";
 
     if (page == NULL) {
         job_fail(j, "invalid replication page: %s", err.message);
@@ -598,8 +631,6 @@ static void job_mcx_page(struct job *j, const struct client_response *resp)
         if (job_mcx_entry(j, json_array_at(list, i), &items, &gone, why, sizeof(why)) != 0)
             snprintf(why + strlen(why), sizeof(why) - strlen(why), " (entry %zu)", i);
     }
-    store_items_end(&items);
-    store_keep_end(&gone);
     const char *cursor = json_is_string(next) ? json_string_value(next, NULL) : NULL;
     if (why[0] == '\0' && cursor != NULL && j->cursor != NULL && strcmp(cursor, j->cursor) == 0)
         snprintf(why, sizeof(why), "the partner's next page is the same page again");
@@ -613,18 +644,175 @@ static void job_mcx_page(struct job *j, const struct client_response *resp)
     free(j->cursor);
     j->cursor = cursor != NULL ? xstrdup(cursor) : NULL;
     json_value_free(page);
-    if (items.len <= 2 && gone.len <= 2) { /* "[]" and "{}": nothing to store */
-        buf_cleanup(&items);
-        buf_cleanup(&gone);
-        job_mcx_next(j);
-        return;
-    }
-    store_sha256_hex(resp->body, resp->body_len, sha);
-    snprintf(actor, sizeof(actor), "harvest:%s", j->partner);
-    const char *params[7] = {j->partner, actor, "mcx", resp->body, sha, items.data, gone.data};
-    j->op = db_query(j->h->app->pool, store_replicate_sql, 7, params, job_mcx_stored, j);
+    job_store_page(j, "mcx", resp->body, resp->body_len, &items, &gone);
     buf_cleanup(&items);
     buf_cleanup(&gone);
+}
+
+/* ---- incremental replication from an EWP partner (Discovery manifest) ---- */
+
+/*
+ * The partner's clock from the Date header of its replication answer, as
+ * RFC 3339; the start of the run when it sent none usable.
+ */
+static char *partner_now(const struct job *j, const struct client_response *resp)
+{
+    const char *date = client_response_header(resp, "Date");
+    struct tm tm;
+    char out[40];
+
+    memset(&tm, 0, sizeof(tm));
+    if (date != NULL) {
+        const char *end = strptime(date, "%a, %d %b %Y %H:%M:%S GMT", &tm);
+        if (end != NULL && *end == '\0') {
+            strftime(out, sizeof(out), "%Y-%m-%dT%H:%M:%SZ", &tm);
+            return xstrdup(out);
+        }
+    }
+    return xstrdup(j->started);
+}
+
+/* Asks the Courses API for the next max-los-ids listed ids. */
+static void job_ewp_fetch_batch(struct job *j)
+{
+    struct buf url;
+    size_t end = j->next_id + (size_t)j->apis.max_los_ids;
+
+    if (end > j->ids.n)
+        end = j->ids.n;
+    buf_init(&url);
+    buf_puts(&url, j->apis.courses_url);
+    url_param(&url, "hei_id", j->partner);
+    for (size_t i = j->next_id; i < end; i++)
+        url_param(&url, "los_id", j->ids.ids[i]);
+    j->pages++;
+    j->stage = FETCH_EWP_COURSES;
+    job_fetch(j, url.data, false);
+    buf_cleanup(&url);
+}
+
+/*
+ * One Courses API answer for the ids just asked for: valid LOS are stored, asked-for
+ * ids it does not hold are the partner's deletions (the spec: absent means gone), an
+ * invalid LOS keeps its last good version.
+ */
+static void job_ewp_batch(struct job *j, const struct client_response *resp)
+{
+    size_t from = j->next_id, to = from + (size_t)j->apis.max_los_ids;
+    struct ewp_doc doc;
+    struct mcx_error err;
+    struct buf items, gone;
+
+    if (to > j->ids.n)
+        to = j->ids.n;
+    if (ewp_parse_courses(j->h->app->ewp, resp->body, resp->body_len, j->h->cfg.max_body, &doc,
+                          &err) != 0) {
+        job_fail(j, "invalid Courses API answer: %s", err.message);
+        return;
+    }
+    if (doc.nerrors > 0) {
+        job_fail(j, "invalid Courses API answer: line %d: %.300s", doc.errors[0].line,
+                 doc.errors[0].message);
+        ewp_doc_cleanup(&doc);
+        return;
+    }
+    ewp_doc_set_provider(&doc, j->partner);
+    buf_init(&items);
+    buf_init(&gone);
+    store_items_begin(&items);
+    store_keep_begin(&gone);
+    for (size_t i = from; i < to; i++) {
+        const struct ewp_item *it = NULL;
+        for (size_t k = 0; k < doc.nitems && it == NULL; k++)
+            if (doc.items[k].external_id != NULL &&
+                strcmp(doc.items[k].external_id, j->ids.ids[i]) == 0)
+                it = &doc.items[k];
+        if (it == NULL) {
+            store_keep_append(&gone, j->ids.ids[i]);
+            continue;
+        }
+        j->fetched++;
+        if (it->ok)
+            store_item_append(&items, &it->offer);
+        else
+            j->rejected++;
+    }
+    ewp_doc_cleanup(&doc);
+    j->next_id = to;
+    job_store_page(j, "ewp", resp->body, resp->body_len, &items, &gone);
+    buf_cleanup(&items);
+    buf_cleanup(&gone);
+}
+
+/* The partner's Simple Course Replication answer: the LOS ids to ask the Courses API for. */
+static void job_ewp_list(struct job *j, const struct client_response *resp)
+{
+    struct mcx_error err;
+
+    if (ewp_parse_replication(j->h->app->ewp, resp->body, resp->body_len, j->h->cfg.max_body,
+                              &j->ids, &err) != 0) {
+        job_fail(j, "invalid Simple Course Replication answer: %s", err.message);
+        return;
+    }
+    free(j->high);
+    j->high = partner_now(j, resp);
+    if (j->since == NULL)
+        for (size_t i = 0; i < j->ids.n; i++)
+            store_keep_append(&j->keep, j->ids.ids[i]);
+    j->stage = FETCH_EWP_COURSES;
+    job_next(j);
+}
+
+/* The feed URL is the partner's Discovery manifest: find its course APIs, list the ids. */
+static void job_ewp_manifest(struct job *j, const struct client_response *resp)
+{
+    struct mcx_error err;
+    struct buf url;
+
+    if (ewp_parse_manifest(resp->body, resp->body_len, j->h->cfg.max_body, j->partner, &j->apis,
+                           &err) != 0) {
+        job_fail(j, "invalid discovery manifest: %s", err.message);
+        return;
+    }
+    if (j->apis.replication_url == NULL) {
+        job_fail(j,
+                 "the manifest lists no Simple Course Replication API for %s: its courses "
+                 "cannot be listed (register a Courses API response URL instead)",
+                 j->partner);
+        return;
+    }
+    if (!j->apis.replication_modified_since) {
+        free(j->since); /* the list is always whole: read it as such */
+        j->since = NULL;
+    }
+    buf_init(&url);
+    buf_puts(&url, j->apis.replication_url);
+    url_param(&url, "hei_id", j->partner);
+    if (j->since != NULL)
+        url_param(&url, "modified_since", j->since);
+    j->stage = FETCH_EWP_LIST;
+    job_fetch(j, url.data, false);
+    buf_cleanup(&url);
+}
+
+/* A partner of format ewp: its feed URL serves a manifest or a whole Courses answer. */
+static void job_ewp_feed(struct job *j, const struct client_response *resp)
+{
+    switch (ewp_sniff_root(resp->body, resp->body_len)) {
+    case EWP_ROOT_MANIFEST:
+        free(j->new_etag); /* the manifest is no catalogue: never answer it with a 304 */
+        free(j->new_last_modified);
+        j->new_etag = j->new_last_modified = NULL;
+        job_ewp_manifest(j, resp);
+        break;
+    case EWP_ROOT_REPLICATION:
+        job_fail(j, "the feed URL serves a course replication list, which needs the Courses API "
+                    "as well: register the partner's discovery manifest URL instead");
+        break;
+    default:
+        job_store_ewp(j, resp); /* a Courses answer, or a clear error why not */
+        break;
+    }
 }
 
 static void job_fetched(const struct client_response *resp, void *arg)
@@ -649,6 +837,14 @@ static void job_fetched(const struct client_response *resp, void *arg)
         job_fail(j, "the feed answered HTTP %s", what);
         return;
     }
+    if (j->stage == FETCH_EWP_LIST) {
+        job_ewp_list(j, resp);
+        return;
+    }
+    if (j->stage == FETCH_EWP_COURSES) {
+        job_ewp_batch(j, resp);
+        return;
+    }
     if (strcmp(j->format, "mcx") == 0) {
         job_mcx_page(j, resp);
         return;
@@ -658,7 +854,7 @@ static void job_fetched(const struct client_response *resp, void *arg)
     if (strcmp(j->format, "loq") == 0)
         job_store_loq(j, resp);
     else if (strcmp(j->format, "ewp") == 0)
-        job_store_ewp(j, resp);
+        job_ewp_feed(j, resp);
     else if (strcmp(j->format, "elm") == 0)
         job_store_elm(j, resp);
     else
@@ -768,8 +964,9 @@ static const char claim_sql[] =
     "SELECT id, feed_url, format, coalesce(etag, ''), coalesce(last_modified, ''), interval_s, "
     "consecutive_failures, "
     /* a margin for changes committed late with an earlier time: they come again */
+    "CASE WHEN last_full_at > now() - interval '1 day' THEN "
     "coalesce(to_char((modified_since - interval '2 minutes') AT TIME ZONE 'UTC', "
-    "'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"'), '') "
+    "'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"'), '') ELSE '' END "
     "FROM partners_claim($1, $2::int, $3::int)";
 
 static void claimed(struct db_result *res, const struct db_error *err, void *arg)

@@ -9,3 +9,9 @@ ALTER TABLE offer_sources ADD CONSTRAINT offer_sources_format_check
 -- completed incremental run saw, sent back (less a margin) as modified_since.
 COMMENT ON COLUMN partners.modified_since IS
     'newest change seen by the last complete incremental harvest, in the partner''s clock';
+
+-- When the last complete full replication ran: an incremental partner is listed in
+-- full again once a day, so a deletion an incremental list cannot show (an EWP
+-- partner need not list deleted courses; a node may purge old tombstones) is
+-- caught within a day.
+ALTER TABLE partners ADD COLUMN last_full_at timestamptz;

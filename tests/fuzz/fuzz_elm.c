@@ -1,7 +1,8 @@
 /*
  * fuzz_elm.c — libFuzzer harness for the JSON parser and the ELM 3 reader:
  * whatever the bytes, no crash, no leak, no overread; and whatever the reader
- * accepts, its export reads back to an equal offer.
+ * accepts, its export reads back to an equal offer; read as a feed, every item
+ * is either an offer with a title or says why not.
  */
 #include <stdint.h>
 #include <stdio.h>
@@ -86,6 +87,17 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         offer_cleanup(&o);
     } else if (strcmp(err.code, "malformed_json") != 0 &&
                strcmp(err.code, "validation_failed") != 0) {
+        abort();
+    }
+    /* the same bytes as a feed: each item stands alone, a good one has a title */
+    struct elm_feed feed;
+    if (elm_parse_feed((const char *)data, size, 64, &feed, &err) == 0) {
+        for (size_t i = 0; i < feed.nitems; i++)
+            if (feed.items[i].ok ? feed.items[i].offer.title.n == 0
+                                 : feed.items[i].err.code[0] == '\0')
+                abort();
+        elm_feed_cleanup(&feed);
+    } else if (err.code[0] == '\0') {
         abort();
     }
     return 0;

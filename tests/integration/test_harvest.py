@@ -390,3 +390,73 @@ def test_elm_feed_gives_what_publishing_gives(mcxd, db, admin, feeds):
     p = trigger(srv.port, admin, "elm.example")
     assert p["last_run"]["status"] == "failed" and "invalid document" in p["last_run"]["error"], p
     assert len(offers_of(db, "elm.example")) == 1
+
+
+def standin(feeds, name, op):
+    r = http(feeds.port, "POST", f"/ewp/{name}/control", body=json.dumps(op).encode(),
+             headers={"Content-Type": "application/json"})
+    assert r.status == 200, r.text()
+    return r.json()
+
+
+def test_ewp_partner_replicates_through_its_manifest(mcxd, db, admin, feeds):
+    """Format ewp with a Discovery manifest as feed URL: Simple Course Replication
+    lists the ids (with modified_since once a run completed), the Courses API is asked
+    for them max-los-ids at a time; a changed course alone comes again; a course
+    the partner no longer has goes at the daily full listing."""
+    st = standin(feeds, "agh", {"op": "load", "hei_id": "agh.edu.pl", "file": "courses.xml",
+                                "copies": 3, "max_los_ids": 3,
+                                "modified": "2020-01-01T00:00:00Z"})
+    n = len(st["los"])
+    srv = mcxd("--harvest-tick-ms", "100")
+    add_partner(srv.port, admin, "agh.edu.pl", feeds.url("/ewp/agh/manifest.xml"), fmt="ewp",
+                country="PL")
+    p = wait_run(srv.port, admin, "agh.edu.pl")
+    run = p["last_run"]
+    assert run["status"] == "ok" and run["fetched"] == n and run["rejected"] == 0, p
+    got = offers_of(db, "agh.edu.pl")
+    assert sorted(o["external_id"] for o in got) == sorted(x["los_id"] for x in st["los"])
+    assert all(o["provider"]["id"] == "agh.edu.pl" and o["provider"]["country"] == "PL"
+               and o["provenance"]["partner"] == "agh.edu.pl" for o in got)
+    st = standin(feeds, "agh", {"op": "set"})
+    assert st["largest_batch"] == 3 and st["counts"]["courses"] == -(-n // 3), st
+    assert not [r for r in st["requests"] if r["endpoint"] == "scr"][0]["params"].get(
+        "modified_since")
+
+    # one course changed at the partner: the next run lists that one only
+    los = st["los"][0]["los_id"]
+    standin(feeds, "agh", {"op": "modify", "los_id": los, "title": "Renamed course", "lang": "en"})
+    run = trigger(srv.port, admin, "agh.edu.pl")["last_run"]
+    assert run["status"] == "ok" and run["fetched"] == 1 and run["accepted"] == 1, run
+    st = standin(feeds, "agh", {"op": "set"})
+    assert [r for r in st["requests"] if r["endpoint"] == "scr"][-1]["params"].get(
+        "modified_since")
+    changed = [o for o in offers_of(db, "agh.edu.pl") if o["external_id"] == los][0]
+    assert changed["title"]["en"] == "Renamed course" and changed["version"] == 2
+
+    # deleted at the partner: an incremental list cannot say so; the daily full one does
+    standin(feeds, "agh", {"op": "delete", "los_id": los})
+    run = trigger(srv.port, admin, "agh.edu.pl")["last_run"]
+    assert run["status"] == "ok" and run["removed"] == 0, run
+    db.query("UPDATE partners SET last_full_at = now() - interval '25 hours' "
+             "WHERE id = 'agh.edu.pl'")
+    run = trigger(srv.port, admin, "agh.edu.pl")["last_run"]
+    assert run["status"] == "ok" and run["removed"] == 1 and run["fetched"] == n - 1, run
+    q = urllib.parse.quote(los, safe="")
+    assert http(srv.port, "GET", f"/api/v1/institutions/agh.edu.pl/offers/{q}").status == 404
+
+
+
+def test_ewp_feed_errors_are_clear(mcxd, db, admin, feeds):
+    standin(feeds, "bad", {"op": "load", "hei_id": "bad.edu.pl", "file": "courses.xml"})
+    srv = mcxd("--harvest-tick-ms", "100")
+    # a manifest for another HEI
+    add_partner(srv.port, admin, "other.edu.pl", feeds.url("/ewp/bad/manifest.xml"), fmt="ewp",
+                country="PL")
+    run = wait_run(srv.port, admin, "other.edu.pl")["last_run"]
+    assert run["status"] == "failed" and "manifest" in run["error"], run
+    # a replication list is not enough on its own
+    add_partner(srv.port, admin, "bad.edu.pl", feeds.url("/ewp/bad/scr?hei_id=bad.edu.pl"),
+                fmt="ewp", country="PL")
+    run = wait_run(srv.port, admin, "bad.edu.pl")["last_run"]
+    assert run["status"] == "failed" and "discovery manifest URL" in run["error"], run
