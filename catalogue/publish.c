@@ -2,7 +2,8 @@
  * publish.c — catalogue handlers. Each request is a struct pub that moves through
  * its steps (authenticate → parse → store → reply) from callbacks; every path
  * ends in exactly one reply, and a client that goes away cancels the pending
- * auth check or query. Parsing is pure (loq.c, elm.c); storing is one statement
+ * auth check or query. Parsing is pure (loq.c, ewp.c, elm.c; the two XML formats
+ * are then read alike, as a struct store_doc); storing is one statement
  * (offers_put / offers_tombstone in schemas/sql/003_offers.sql), so a write is
  * atomic and its audit entries commit with it.
  */
@@ -15,6 +16,7 @@
 #include <strings.h>
 
 #include "catalogue/elm.h"
+#include "catalogue/ewp.h"
 #include "catalogue/loq.h"
 #include "catalogue/offer.h"
 #include "catalogue/offer_json.h"
@@ -28,7 +30,18 @@
 #include "server/ops.h"
 #include "server/router.h"
 
-enum pub_format { FORMAT_LOQ, FORMAT_ELM };
+enum pub_format { FORMAT_LOQ, FORMAT_ELM, FORMAT_EWP };
+
+/* Per format: offer_sources.format, the element one offer is, and its schema. */
+static const struct {
+    const char *source;
+    const char *element;
+    const char *schema;
+} formats[] = {
+    [FORMAT_LOQ] = {"loq", "learningOpportunity", "the LOQ schema"},
+    [FORMAT_ELM] = {"elm", NULL, NULL},
+    [FORMAT_EWP] = {"ewp", "learningOpportunitySpecification", "the EWP Courses schema"},
+};
 
 enum pub_kind { PUB_PUT, PUB_DELETE, PUB_BULK };
 
@@ -44,9 +57,12 @@ struct pub {
     bool replace;
     struct loq_doc doc;
     bool has_doc;
-    struct offer offer; /* PUT of ELM JSON-LD */
-    struct buf items;   /* offers_put's items */
-    struct buf keep;    /* replace mode: every external id of the document */
+    struct ewp_doc ewp;
+    bool has_ewp;
+    struct store_doc view; /* the items of doc or ewp, whichever was parsed */
+    struct offer offer;    /* PUT of ELM JSON-LD */
+    struct buf items;      /* offers_put's items */
+    struct buf keep;       /* replace mode: every external id of the document */
     char sha[65];
 };
 
@@ -73,7 +89,7 @@ static int body_format(struct http_request *req, enum pub_format *fmt)
         return -1;
     media_type(ct, strlen(ct), type, sizeof(type));
     if (strcmp(type, "application/xml") == 0 || strcmp(type, "text/xml") == 0) {
-        *fmt = FORMAT_LOQ;
+        *fmt = FORMAT_LOQ; /* or EWP: parse_xml reads the root, once authorised */
         return 0;
     }
     if (strcmp(type, "application/ld+json") == 0 || strcmp(type, "application/json") == 0) {
@@ -118,8 +134,11 @@ static int accept_choice(const char *accept)
 
 static void pub_free(struct pub *p)
 {
+    store_doc_cleanup(&p->view);
     if (p->has_doc)
         loq_doc_cleanup(&p->doc);
+    if (p->has_ewp)
+        ewp_doc_cleanup(&p->ewp);
     offer_cleanup(&p->offer);
     buf_cleanup(&p->items);
     buf_cleanup(&p->keep);
@@ -158,10 +177,12 @@ static void pub_fail_db(struct pub *p, const struct db_error *err)
 
 /* ---- replies with item errors ---- */
 
-static void reply_item_invalid(struct http_request *req, const struct loq_item *it)
+static void reply_item_invalid(struct http_request *req, enum pub_format fmt,
+                               const struct store_doc *sd, const struct store_doc_item *it)
 {
     struct buf b;
     struct json_writer w;
+    char message[128];
 
     buf_init(&b);
     json_writer_init(&w, &b);
@@ -169,11 +190,11 @@ static void reply_item_invalid(struct http_request *req, const struct loq_item *
     json_key(&w, "error");
     json_object_begin(&w);
     json_kv_string(&w, "code", "validation_failed");
-    json_kv_string(&w, "message",
-                   "the learning opportunity does not validate against the LOQ "
-                   "schema");
+    snprintf(message, sizeof(message), "the learning opportunity does not validate against %s",
+             formats[fmt].schema);
+    json_kv_string(&w, "message", message);
     json_key(&w, "details");
-    store_errors_write(&w, it->errors, it->nerrors_kept);
+    store_doc_item_errors_write(&w, sd, it);
     json_object_end(&w);
     json_kv_string(&w, "request_id", http_request_id(req));
     json_object_end(&w);
@@ -186,7 +207,42 @@ static int parse_error_status(const struct mcx_error *err)
         return 400;
     if (strcmp(err->code, "too_large") == 0)
         return 413;
+    if (strcmp(err->code, "internal") == 0)
+        return 500;
     return 422;
+}
+
+/*
+ * Parses an XML body into p->view: an EWP courses-response by its root, anything
+ * else as LOQ (whose parser then says what is wrong with it).
+ */
+static int parse_xml(struct pub *p, const char *body, size_t len, struct mcx_error *err)
+{
+    struct loq_limits lim = {PUBLISH_MAX_CATALOGUE_BYTES, LOQ_MAX_DEPTH_DEFAULT};
+    const size_t max = PUBLISH_MAX_CATALOGUE_BYTES;
+
+    if (ewp_sniff_root(body, len) == EWP_ROOT_COURSES) {
+        p->format = FORMAT_EWP;
+        if (ewp_parse_courses(p->app->ewp, body, len, max, &p->ewp, err) != 0)
+            return -1;
+        p->has_ewp = true;
+        /* the response names no institution: the URL's is the HEI */
+        ewp_doc_set_provider(&p->ewp, http_request_param(p->req, "id"));
+        store_doc_from_ewp(&p->view, &p->ewp);
+        return 0;
+    }
+    if (loq_parse_limited(p->app->loq, body, len, &lim, &p->doc, err) != 0) {
+        /* neither root: name both that are taken */
+        if (strcmp(err->code, "unsupported_document") == 0)
+            snprintf(err->message, sizeof(err->message),
+                     "the root element is neither a LOQ Courses (namespace %s or %s) nor an EWP "
+                     "courses-response (namespace %s)",
+                     LOQ_NS_310, LOQ_NS_331, EWP_NS_COURSES);
+        return -1;
+    }
+    p->has_doc = true;
+    store_doc_from_loq(&p->view, &p->doc);
+    return 0;
 }
 
 /* ---- PUT one offer ---- */
@@ -221,18 +277,18 @@ static const struct offer *put_offer(struct pub *p)
     if (p->format == FORMAT_ELM) {
         o = &p->offer;
     } else {
-        if (p->doc.nitems != 1) {
+        if (p->view.nitems != 1) {
             http_reply_error(pub_detach(p), 422, "validation_failed",
-                             "a PUT carries exactly one learningOpportunity (found %zu); use POST "
+                             "a PUT carries exactly one %s (found %zu); use POST "
                              "/api/v1/institutions/{id}/catalogue for more",
-                             p->doc.nitems);
+                             formats[p->format].element, p->view.nitems);
             return NULL;
         }
-        if (!p->doc.items[0].ok) {
-            reply_item_invalid(pub_detach(p), &p->doc.items[0]);
+        if (!p->view.items[0].ok) {
+            reply_item_invalid(pub_detach(p), p->format, &p->view, &p->view.items[0]);
             return NULL;
         }
-        o = &p->doc.items[0].offer;
+        o = p->view.items[0].offer;
     }
     if (o->external_id == NULL || strcmp(o->external_id, want) != 0) {
         http_reply_error(pub_detach(p), 422, "external_id_mismatch",
@@ -250,13 +306,10 @@ static int parse_body(struct pub *p)
     const char *body = http_request_body(p->req, &len);
     int rc;
 
-    if (p->format == FORMAT_LOQ) {
-        struct loq_limits lim = {PUBLISH_MAX_CATALOGUE_BYTES, LOQ_MAX_DEPTH_DEFAULT};
-        rc = loq_parse_limited(p->app->loq, body, len, &lim, &p->doc, &err);
-        p->has_doc = rc == 0;
-    } else {
+    if (p->format == FORMAT_ELM)
         rc = elm_parse_offer(body, len, &p->offer, &err);
-    }
+    else
+        rc = parse_xml(p, body, len, &err);
     if (rc != 0) {
         http_reply_mcx_error(pub_detach(p), parse_error_status(&err), &err);
         return -1;
@@ -281,7 +334,7 @@ static void put_store(struct pub *p)
     store_items_end(&p->items);
     params[0] = http_request_param(p->req, "id");
     params[1] = p->actor;
-    params[2] = p->format == FORMAT_LOQ ? "loq" : "elm";
+    params[2] = formats[p->format].source;
     params[3] = body;
     params[4] = p->sha;
     params[5] = p->items.data;
@@ -295,7 +348,7 @@ static void bulk_report(struct pub *p, struct db_result *res, struct buf *out)
     struct store_counts c = {0, 0, 0};
 
     store_counts_add(&c, res);
-    store_report_write(&c, &p->doc, out);
+    store_doc_report_write(&c, &p->view, out);
 }
 
 static void bulk_stored(struct db_result *res, const struct db_error *err, void *arg)
@@ -320,16 +373,16 @@ static void bulk_store(struct pub *p)
     const char *body = http_request_body(p->req, &len);
     const char *params[7];
 
-    store_reject_duplicates(&p->doc);
+    store_doc_reject_duplicates(&p->view);
     store_items_begin(&p->items);
     store_keep_begin(&p->keep);
-    for (size_t i = 0; i < p->doc.nitems; i++) {
-        const struct loq_item *it = &p->doc.items[i];
+    for (size_t i = 0; i < p->view.nitems; i++) {
+        const struct store_doc_item *it = &p->view.items[i];
         if (it->external_id != NULL && it->external_id[0] != '\0')
             store_keep_append(&p->keep, it->external_id);
         if (!it->ok)
             continue;
-        store_item_append(&p->items, &it->offer);
+        store_item_append(&p->items, it->offer);
     }
     store_items_end(&p->items);
     store_keep_end(&p->keep);
@@ -337,7 +390,7 @@ static void bulk_store(struct pub *p)
      * institution and, in replace mode, removes what the document lacks. */
     params[0] = http_request_param(p->req, "id");
     params[1] = p->actor;
-    params[2] = "loq";
+    params[2] = formats[p->format].source;
     params[3] = body;
     params[4] = p->sha;
     params[5] = p->items.data;
@@ -463,9 +516,10 @@ static int pub_check_body(struct http_request *req, enum pub_format *fmt, bool x
 
     if (body_format(req, fmt) != 0 || (xml_only && *fmt != FORMAT_LOQ)) {
         http_reply_error(req, 415, "unsupported_media_type",
-                         xml_only ? "send a LOQ Courses document as application/xml"
-                                  : "send LOQ XML as application/xml or ELM JSON-LD as "
-                                    "application/ld+json");
+                         xml_only ? "send a LOQ Courses document or an EWP courses-response as "
+                                    "application/xml"
+                                  : "send LOQ XML or an EWP courses-response as application/xml, "
+                                    "or ELM JSON-LD as application/ld+json");
         return -1;
     }
     if (len == 0) {

@@ -11,6 +11,7 @@
 
 #include <openssl/evp.h>
 
+#include "catalogue/ewp.h"
 #include "catalogue/loq.h"
 #include "catalogue/offer_json.h"
 #include "server/db.h"
@@ -130,7 +131,59 @@ void store_sha256_hex(const void *data, size_t len, char out[65])
     out[64] = '\0';
 }
 
-static const char *item_id(const struct loq_item *it)
+/* The LOQ and EWP paths of an item and of its id element (the codecs' own). */
+#define LOQ_ITEM_PATH "/Courses/learningOpportunityReferences/learningOpportunity"
+#define EWP_ITEM_PATH "/courses-response/learningOpportunitySpecification"
+
+static void doc_begin(struct store_doc *sd, size_t n, const char *item_path, const char *id_name)
+{
+    sd->items = xcalloc(n + 1, sizeof(*sd->items));
+    sd->nitems = n;
+    sd->item_path = item_path;
+    sd->id_name = id_name;
+}
+
+/* Item i but for its errors' array, which is of the codec's own type. */
+static void doc_item(struct store_doc *sd, size_t i, const struct offer *o, const char *external_id,
+                     int index, int line, size_t nerrors, bool ok)
+{
+    sd->items[i] = (struct store_doc_item){.offer = o,
+                                           .external_id = external_id,
+                                           .index = index,
+                                           .line = line,
+                                           .nerrors = nerrors,
+                                           .repeats = -1,
+                                           .ok = ok};
+}
+
+void store_doc_from_loq(struct store_doc *sd, const struct loq_doc *d)
+{
+    doc_begin(sd, d->nitems, LOQ_ITEM_PATH, "identifier");
+    for (size_t i = 0; i < d->nitems; i++) {
+        const struct loq_item *it = &d->items[i];
+        doc_item(sd, i, &it->offer, it->external_id, it->index, it->line, it->nerrors_kept, it->ok);
+        sd->items[i].loq_errors = it->errors;
+    }
+}
+
+void store_doc_from_ewp(struct store_doc *sd, const struct ewp_doc *d)
+{
+    doc_begin(sd, d->nitems, EWP_ITEM_PATH, "los-id");
+    for (size_t i = 0; i < d->nitems; i++) {
+        const struct ewp_item *it = &d->items[i];
+        doc_item(sd, i, &it->offer, it->external_id, it->index, it->line, it->nerrors_kept, it->ok);
+        sd->items[i].ewp_errors = it->errors;
+    }
+}
+
+void store_doc_cleanup(struct store_doc *sd)
+{
+    free(sd->items);
+    sd->items = NULL;
+    sd->nitems = 0;
+}
+
+static const char *item_id(const struct store_doc_item *it)
 {
     return it->external_id ? it->external_id : "";
 }
@@ -138,15 +191,55 @@ static const char *item_id(const struct loq_item *it)
 /* qsort_r comparator: by external id, then by position. */
 static int by_external_id(const void *a, const void *b, void *arg)
 {
-    const struct loq_doc *d = arg;
-    const struct loq_item *x = &d->items[*(const size_t *)a];
-    const struct loq_item *y = &d->items[*(const size_t *)b];
+    const struct store_doc *sd = arg;
+    const struct store_doc_item *x = &sd->items[*(const size_t *)a];
+    const struct store_doc_item *y = &sd->items[*(const size_t *)b];
     int c = strcmp(item_id(x), item_id(y));
 
     return c != 0 ? c : (x->index > y->index) - (x->index < y->index);
 }
 
-static void reject(struct loq_item *it, const struct loq_item *first)
+size_t store_doc_reject_duplicates(struct store_doc *sd)
+{
+    size_t *order, n = 0;
+    const struct store_doc_item *run;
+
+    if (sd->nitems < 2)
+        return 0;
+    order = xcalloc(sd->nitems, sizeof(size_t));
+    for (size_t i = 0; i < sd->nitems; i++)
+        order[i] = i;
+    qsort_r(order, sd->nitems, sizeof(size_t), by_external_id, sd);
+    run = &sd->items[order[0]];
+    for (size_t i = 1; i < sd->nitems; i++) {
+        struct store_doc_item *it = &sd->items[order[i]];
+        if (item_id(it)[0] == '\0' || strcmp(item_id(it), item_id(run)) != 0) {
+            run = it;
+            continue;
+        }
+        if (it->ok) {
+            it->ok = false;
+            it->repeats = run->index;
+            n++;
+        }
+    }
+    free(order);
+    return n;
+}
+
+/* Why a repeating item is rejected, as a codec would say it. */
+static void repeat_error(const struct store_doc *sd, const struct store_doc_item *it, char *path,
+                         size_t path_size, char *message, size_t message_size)
+{
+    snprintf(path, path_size, "%s[%d]/%s", sd->item_path, it->index + 1, sd->id_name);
+    snprintf(message, message_size,
+             "external id '%.200s' is already used by the learning opportunity at index %d",
+             item_id(it), it->repeats);
+}
+
+/* A LOQ item that repeats an earlier one's external id: rejected by an error of its own. */
+static void loq_item_reject(struct loq_item *it, const struct store_doc *sd,
+                            const struct store_doc_item *view)
 {
     struct loq_error *e;
 
@@ -156,38 +249,20 @@ static void reject(struct loq_item *it, const struct loq_item *first)
     it->nerrors++;
     memset(e, 0, sizeof(*e));
     e->line = it->line;
-    snprintf(e->path, sizeof(e->path),
-             "/Courses/learningOpportunityReferences/learningOpportunity[%d]/identifier",
-             it->index + 1);
-    snprintf(e->message, sizeof(e->message),
-             "external id '%.200s' is already used by the learning opportunity at index %d",
-             item_id(it), first->index);
+    repeat_error(sd, view, e->path, sizeof(e->path), e->message, sizeof(e->message));
 }
 
 size_t store_reject_duplicates(struct loq_doc *d)
 {
-    size_t *order, n = 0;
-    const struct loq_item *run;
+    struct store_doc sd;
+    size_t n;
 
-    if (d->nitems < 2)
-        return 0;
-    order = xcalloc(d->nitems, sizeof(size_t));
-    for (size_t i = 0; i < d->nitems; i++)
-        order[i] = i;
-    qsort_r(order, d->nitems, sizeof(size_t), by_external_id, d);
-    run = &d->items[order[0]];
-    for (size_t i = 1; i < d->nitems; i++) {
-        struct loq_item *it = &d->items[order[i]];
-        if (item_id(it)[0] == '\0' || strcmp(item_id(it), item_id(run)) != 0) {
-            run = it;
-            continue;
-        }
-        if (it->ok) {
-            reject(it, run);
-            n++;
-        }
-    }
-    free(order);
+    store_doc_from_loq(&sd, d);
+    n = store_doc_reject_duplicates(&sd);
+    for (size_t i = 0; i < sd.nitems; i++)
+        if (sd.items[i].repeats >= 0)
+            loq_item_reject(&d->items[i], &sd, &sd.items[i]);
+    store_doc_cleanup(&sd);
     return n;
 }
 
@@ -204,22 +279,39 @@ void store_counts_add(struct store_counts *c, const struct db_result *res)
     }
 }
 
-void store_errors_write(struct json_writer *w, const struct loq_error *e, size_t n)
+static void error_write(struct json_writer *w, const char *path, int line, const char *message)
+{
+    json_object_begin(w);
+    if (path[0])
+        json_kv_string(w, "path", path);
+    if (line > 0)
+        json_kv_int(w, "line", line);
+    json_kv_string(w, "message", message);
+    json_object_end(w);
+}
+
+void store_doc_item_errors_write(struct json_writer *w, const struct store_doc *sd,
+                                 const struct store_doc_item *it)
 {
     json_array_begin(w);
-    for (size_t i = 0; i < n; i++) {
-        json_object_begin(w);
-        if (e[i].path[0])
-            json_kv_string(w, "path", e[i].path);
-        if (e[i].line > 0)
-            json_kv_int(w, "line", e[i].line);
-        json_kv_string(w, "message", e[i].message);
-        json_object_end(w);
+    for (size_t i = 0; i < it->nerrors; i++) {
+        if (it->loq_errors != NULL)
+            error_write(w, it->loq_errors[i].path, it->loq_errors[i].line,
+                        it->loq_errors[i].message);
+        else if (it->ewp_errors != NULL)
+            error_write(w, it->ewp_errors[i].path, it->ewp_errors[i].line,
+                        it->ewp_errors[i].message);
+    }
+    if (it->repeats >= 0) {
+        char path[256], message[512];
+        repeat_error(sd, it, path, sizeof(path), message, sizeof(message));
+        error_write(w, path, it->line, message);
     }
     json_array_end(w);
 }
 
-void store_report_write(const struct store_counts *c, const struct loq_doc *d, struct buf *out)
+void store_doc_report_write(const struct store_counts *c, const struct store_doc *sd,
+                            struct buf *out)
 {
     struct json_writer w;
 
@@ -230,18 +322,27 @@ void store_report_write(const struct store_counts *c, const struct loq_doc *d, s
     json_kv_int(&w, "removed", c->removed);
     json_key(&w, "rejected");
     json_array_begin(&w);
-    for (size_t i = 0; i < d->nitems; i++) {
-        const struct loq_item *it = &d->items[i];
+    for (size_t i = 0; i < sd->nitems; i++) {
+        const struct store_doc_item *it = &sd->items[i];
         if (it->ok)
             continue;
         json_object_begin(&w);
         json_kv_int(&w, "index", it->index);
-        json_kv_string(&w, "external_id", it->external_id ? it->external_id : "");
+        json_kv_string(&w, "external_id", item_id(it));
         json_kv_int(&w, "line", it->line);
         json_key(&w, "errors");
-        store_errors_write(&w, it->errors, it->nerrors_kept);
+        store_doc_item_errors_write(&w, sd, it);
         json_object_end(&w);
     }
     json_array_end(&w);
     json_object_end(&w);
+}
+
+void store_report_write(const struct store_counts *c, const struct loq_doc *d, struct buf *out)
+{
+    struct store_doc sd;
+
+    store_doc_from_loq(&sd, d);
+    store_doc_report_write(c, &sd, out);
+    store_doc_cleanup(&sd);
 }

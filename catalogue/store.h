@@ -1,7 +1,8 @@
 /*
  * store.h — how offers reach the database: the items offers_put() takes (one JSON
- * array, schemas/sql/003_offers.sql), the keep-list of replace mode, and the SQL
- * both the HTTP handlers (publish.c) and `mcx publish` run. No I/O here.
+ * array, schemas/sql/003_offers.sql), the keep-list of replace mode, the SQL both
+ * the HTTP handlers (publish.c) and `mcx publish` run, and the per-item report of a
+ * published document, whatever its format. No I/O here.
  */
 #ifndef MCX_STORE_H
 #define MCX_STORE_H
@@ -41,11 +42,51 @@ void store_keep_end(struct buf *keep);
 
 struct loq_doc;
 struct loq_error;
+struct ewp_doc;
+struct ewp_error;
 struct db_result;
 struct json_writer;
 
-/* Item errors as the API's details array: [{"path","line","message"}]. */
-void store_errors_write(struct json_writer *w, const struct loq_error *e, size_t n);
+/*
+ * One item of a published document, whatever its format (a LOQ learningOpportunity,
+ * an EWP learningOpportunitySpecification): what the duplicate check, the bulk
+ * report and the handlers read. It points into the parsed document, which must
+ * outlive it; the codec's error records are read where they are (each codec has its
+ * own type of them, of the same shape).
+ */
+struct store_doc_item {
+    const struct offer *offer;          /* to be stored only when ok */
+    const char *external_id;            /* NULL or "" when it has none */
+    int index;                          /* 0-based position among the document's items */
+    int line;                           /* of its start tag */
+    const struct loq_error *loq_errors; /* why it is not ok: the kept errors, in */
+    const struct ewp_error *ewp_errors; /* the one of these its codec fills */
+    size_t nerrors;
+    int repeats; /* -1, or the index of the earlier item whose external id this repeats */
+    bool ok;
+};
+
+struct store_doc {
+    struct store_doc_item *items;
+    size_t nitems;
+    const char *item_path; /* the items' element path, "[n]" (1-based) appended for one */
+    const char *id_name;   /* the element under it that holds the external id */
+};
+
+/* The items of a parsed document (release with store_doc_cleanup; a zeroed one too). */
+void store_doc_from_loq(struct store_doc *sd, const struct loq_doc *d);
+void store_doc_from_ewp(struct store_doc *sd, const struct ewp_doc *d);
+void store_doc_cleanup(struct store_doc *sd);
+
+/*
+ * Marks every valid item whose external id an earlier item already has as invalid,
+ * repeating it (one offer per external id and institution); returns how many.
+ */
+size_t store_doc_reject_duplicates(struct store_doc *sd);
+
+/* An item's errors as the API's details array: [{"path","line","message"}]. */
+void store_doc_item_errors_write(struct json_writer *w, const struct store_doc *sd,
+                                 const struct store_doc_item *it);
 
 /* What a store statement did, summed from its outcome column. */
 struct store_counts {
@@ -57,12 +98,11 @@ struct store_counts {
 /* Adds the outcomes (column 1: created, updated, unchanged, removed) of a result. */
 void store_counts_add(struct store_counts *c, const struct db_result *res);
 /* The bulk report of DESIGN §5: the counts and every rejected item with its errors. */
-void store_report_write(const struct store_counts *c, const struct loq_doc *d, struct buf *out);
+void store_doc_report_write(const struct store_counts *c, const struct store_doc *sd,
+                            struct buf *out);
 
-/*
- * Marks every valid item whose external id an earlier item of the document already
- * has as invalid (one offer per external id and institution); returns how many.
- */
+/* The same two for a LOQ document, whose duplicates become errors of its own items. */
+void store_report_write(const struct store_counts *c, const struct loq_doc *d, struct buf *out);
 size_t store_reject_duplicates(struct loq_doc *d);
 
 /* SHA-256 of a document as 64 hex digits. */

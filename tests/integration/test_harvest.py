@@ -334,6 +334,24 @@ def test_ewp_courses_feed_gives_the_codec_offers(mcxd, db, admin, feeds):
     assert first["title"] and first["ects"] is not None
     # not in EWP Courses: reported as missing, not guessed
     assert "learning_outcomes" in first["completeness"]["missing"]
+
+    # the same file published directly by an admin to another institution (another HEI
+    # id, so another provider id; of the same country, so the rest of provider matches)
+    mcx(db, "institution", "add", "direct.edu.pl", "--name", "Direct", "--country", "PL")
+    with open(EWP_SAMPLE, "rb") as f:
+        r = http(srv.port, "POST", "/api/v1/institutions/direct.edu.pl/catalogue",
+                 headers={**admin, "Content-Type": "application/xml"}, body=f.read())
+    assert r.status == 200, r.text()
+    rep = r.json()
+    assert rep["accepted"] == len(got) and len(rep["rejected"]) == p["last_run"]["rejected"], rep
+    direct = offers_of(db, "direct.edu.pl")
+    fields = ["external_id"] + [k for k in CONTENT if k != "provider"]
+    assert [{k: o[k] for k in fields} for o in got] == [{k: o[k] for k in fields} for o in direct]
+    assert [{**o["provider"], "id": None} for o in got] == \
+        [{**o["provider"], "id": None} for o in direct]
+    assert all(o["provider"]["id"] == "direct.edu.pl" and o["provenance"] is None for o in direct)
+    assert [o["completeness"] for o in got] == [o["completeness"] for o in direct]
+
     p = trigger(srv.port, admin, "uw.edu.pl")
     assert p["last_run"]["status"] == "not_modified", p
 

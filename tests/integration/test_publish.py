@@ -414,3 +414,164 @@ def test_bulk_rejects_a_repeated_external_id(server, world):
     msgs = " ".join(e["message"] for e in rep["rejected"][0]["errors"])
     assert "Duplicate key-sequence" in msgs or "already used" in msgs, msgs
     assert rep["accepted"] + rep["unchanged"] == 2
+
+
+# ---- EWP Courses API responses (issue 6): published like a LOQ catalogue ----
+
+EWP_SAMPLE = os.path.join(SHARED, "samples", "ewp", "courses", "courses-response-example.xml")
+LOS_RE = re.compile(rb"<learningOpportunitySpecification>.*?</learningOpportunitySpecification>",
+                    re.S)
+
+
+def ewp_los():
+    """The sample's learningOpportunitySpecification elements, as bytes."""
+    return LOS_RE.findall(read(EWP_SAMPLE))
+
+
+def ewp_doc(*los):
+    """The sample courses-response holding the given LOS (in that order) instead of its own."""
+    doc = read(EWP_SAMPLE)
+    own = LOS_RE.findall(doc)
+    start, end = doc.index(own[0]), doc.index(own[-1]) + len(own[-1])
+    return doc[:start] + b"\n    ".join(los) + doc[end:]
+
+
+def los_id(los):
+    return re.search(rb"<los-id>([^<]*)</los-id>", los).group(1).decode()
+
+
+def line_of(doc, part, nth=0):
+    """1-based line of the nth occurrence of part in doc."""
+    at = -1
+    for _ in range(nth + 1):
+        at = doc.index(part, at + 1)
+    return doc[:at].count(b"\n") + 1
+
+
+def broken(los):
+    """The LOS with an element the schema does not allow in it."""
+    return los.replace(b"</learningOpportunitySpecification>",
+                       b"<notAnEwpElement/></learningOpportunitySpecification>")
+
+
+def test_ewp_samples_exist():
+    assert len(ewp_los()) >= 2, f"no EWP Courses sample with two LOS under {SHARED}"
+
+
+def test_ewp_bulk_then_repost_then_replace(server, world, db):
+    mcx(db, "institution", "add", "uw.edu.pl", "--name", "University of Warsaw", "--country", "PL")
+    token = world["admin@mcx.test"]
+    los = ewp_los()
+    r = bulk(server.port, "uw.edu.pl", read(EWP_SAMPLE), token)
+    assert r.status == 200, r.text()
+    rep = r.json()
+    assert rep == {"accepted": len(los), "unchanged": 0, "removed": 0, "rejected": []}, rep
+
+    # what the EWP codec reads, with the URL's institution as the HEI
+    first = get_offer(server.port, "uw.edu.pl", los_id(los[0]))
+    assert first.status == 200, first.text()
+    o = first.json()
+    assert o["institution"]["id"] == "uw.edu.pl"
+    assert o["provider"]["id"] == "uw.edu.pl" and o["provider"]["country"] == "PL", o
+    assert o["title"]["en"] == "Introductory calculus" and o["ects"] == 15, o
+    assert o["isced"] == ["0541"] and o["starts"] == "2016-07-01", o
+    assert "learning_outcomes" in o["completeness"]["missing"]
+    assert db.query("SELECT count(*) FROM offer_sources WHERE institution_id = 'uw.edu.pl' "
+                    "AND format = 'ewp'") == "1"
+
+    r = bulk(server.port, "uw.edu.pl", read(EWP_SAMPLE), token)
+    assert r.json() == {"accepted": 0, "unchanged": len(los), "removed": 0, "rejected": []}
+
+    # replace with the first LOS alone: the others go
+    r = bulk(server.port, "uw.edu.pl", ewp_doc(los[0]), token, mode="replace")
+    assert r.status == 200, r.text()
+    assert r.json() == {"accepted": 0, "unchanged": 1, "removed": len(los) - 1, "rejected": []}
+    for gone in los[1:]:
+        assert get_offer(server.port, "uw.edu.pl", los_id(gone)).status == 404
+    assert get_offer(server.port, "uw.edu.pl", los_id(los[0])).json()["version"] == o["version"]
+
+
+def test_ewp_bulk_rejects_a_broken_los_alone_and_a_repeated_id(server, world, db):
+    mcx(db, "institution", "add", "uj.edu.pl", "--name", "Jagiellonian University", "--country",
+        "PL")
+    token = world["admin@mcx.test"]
+    los = ewp_los()
+    doc = ewp_doc(los[0], broken(los[1]))
+    r = bulk(server.port, "uj.edu.pl", doc, token)
+    assert r.status == 200, r.text()
+    rep = r.json()
+    assert (rep["accepted"], rep["unchanged"], rep["removed"]) == (1, 0, 0), rep
+    assert len(rep["rejected"]) == 1, rep
+    bad = rep["rejected"][0]
+    assert bad["index"] == 1 and bad["external_id"] == los_id(los[1]), bad
+    assert bad["line"] == line_of(doc, b"<learningOpportunitySpecification>", 1), bad
+    assert bad["errors"] and any("notAnEwpElement" in e["message"] for e in bad["errors"]), bad
+    assert all("learningOpportunitySpecification[2]" in e["path"] for e in bad["errors"]), bad
+    assert get_offer(server.port, "uj.edu.pl", los_id(los[0])).status == 200
+    assert get_offer(server.port, "uj.edu.pl", los_id(los[1])).status == 404
+
+    # a los-id twice: the first wins, the other is rejected and says why
+    r = bulk(server.port, "uj.edu.pl", ewp_doc(los[0], los[1], los[0]), token)
+    assert r.status == 200, r.text()
+    rep = r.json()
+    assert (rep["accepted"], rep["unchanged"]) == (1, 1), rep
+    assert [(x["index"], x["external_id"]) for x in rep["rejected"]] == [(2, los_id(los[0]))], rep
+    err = rep["rejected"][0]["errors"]
+    assert any("already used by the learning opportunity at index 0" in e["message"]
+               and e["path"].endswith("learningOpportunitySpecification[3]/los-id")
+               for e in err), err
+
+
+def test_ewp_put_one_los(server, world, db):
+    mcx(db, "institution", "add", "agh.edu.pl", "--name", "AGH University", "--country", "PL")
+    token = world["admin@mcx.test"]
+    los = ewp_los()
+    ext = los_id(los[0])
+    r = put(server.port, "agh.edu.pl", ext, ewp_doc(los[0]), token)
+    assert r.status == 201, r.text()
+    o = r.json()
+    assert o["external_id"] == ext and o["provider"]["id"] == "agh.edu.pl", o
+    assert o["title"]["en"] == "Introductory calculus"
+    r = put(server.port, "agh.edu.pl", ext, ewp_doc(los[0]), token)
+    assert r.status == 200 and r.json()["version"] == o["version"], r.text()
+    assert db.query("SELECT s.format FROM offers o JOIN offer_sources s ON s.id = o.source_id "
+                    f"WHERE o.institution_id = 'agh.edu.pl' AND o.external_id = '{ext}'") == "ewp"
+    # the same LOS in a whole catalogue: nothing new
+    r = bulk(server.port, "agh.edu.pl", ewp_doc(los[0]), token)
+    assert r.json() == {"accepted": 0, "unchanged": 1, "removed": 0, "rejected": []}
+
+
+def test_ewp_put_errors_are_422_with_details(server, world):
+    token = world["admin@mcx.test"]
+    los = ewp_los()
+    ext = los_id(los[0])
+    # the URL names another LOS
+    r = put(server.port, "vdu.lt", los_id(los[1]), ewp_doc(los[0]), token)
+    body = assert_json_error(r, 422, "external_id_mismatch")
+    assert ext in body["error"]["message"]
+    # several LOS
+    r = put(server.port, "vdu.lt", ext, read(EWP_SAMPLE), token)
+    body = assert_json_error(r, 422, "validation_failed")
+    assert "learningOpportunitySpecification" in body["error"]["message"], body
+    # an invalid LOS
+    doc = ewp_doc(broken(los[0]))
+    r = put(server.port, "vdu.lt", ext, doc, token)
+    body = assert_json_error(r, 422, "validation_failed")
+    assert "EWP" in body["error"]["message"], body
+    details = body["error"]["details"]
+    assert any("notAnEwpElement" in d["message"] and d.get("line", 0) > 0 for d in details), details
+    assert get_offer(server.port, "vdu.lt", ext).status == 404
+
+
+def test_ewp_doctype_is_400_and_an_unknown_root_422(server, world):
+    token = world["pub@vdu.lt"]
+    doc = read(EWP_SAMPLE)
+    with_doctype = b'<?xml version="1.0"?>\n<!DOCTYPE courses-response [<!ENTITY x "y">]>\n' + doc
+    r = put(server.port, "vdu.lt", los_id(ewp_los()[0]), with_doctype, token)
+    assert_json_error(r, 400, "malformed_xml")
+    r = bulk(server.port, "vdu.lt", with_doctype, token)
+    assert_json_error(r, 400, "malformed_xml")
+    r = bulk(server.port, "vdu.lt", b'<courses-response xmlns="urn:not-ewp"/>', token)
+    body = assert_json_error(r, 422, "unsupported_document")
+    msg = body["error"]["message"]
+    assert "LOQ Courses" in msg and "courses-response" in msg, msg
