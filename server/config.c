@@ -4,6 +4,7 @@
  */
 #include "server/config.h"
 
+#include <arpa/inet.h>
 #include <getopt.h>
 #include <stdlib.h>
 #include <string.h>
@@ -37,6 +38,12 @@ static const struct opt opts[] = {
     {"node-key", "MCX_NODE_KEY", OPT_STRING, OFF(node_key), 0, 0, "FILE",
      "this node's RSA private key (PEM, `mcx key generate`): signs partner feed requests "
      "(EWP HTTP Signatures)"},
+    {"public-url", "MCX_PUBLIC_URL", OPT_STRING, OFF(public_url), 0, 0, "URL",
+     "this node's public base URL, e.g. https://mcx.vdu.lt: absolute links in "
+     "/ewp/manifest.xml (default: the request's scheme and Host header)"},
+    {"admin-email", "MCX_ADMIN_EMAIL", OPT_STRING, OFF(admin_email), 0, 0, "EMAIL",
+     "contact named in /ewp/manifest.xml, a role address (default postmaster@ the public "
+     "host)"},
     {"pool-size", "MCX_POOL_SIZE", OPT_LONG, OFF(pool_size), 1, 1000, "N",
      "PostgreSQL connections per worker (default 8)"},
     {"pool-queue", "MCX_POOL_QUEUE", OPT_LONG, OFF(pool_queue), 0, 1000000, "N",
@@ -95,6 +102,8 @@ void config_init(struct mcx_config *cfg)
     cfg->schema_dir = xstrdup("schemas/sql");
     cfg->loq_schema_dir = xstrdup("schemas/loq");
     cfg->node_key = xstrdup("");
+    cfg->public_url = xstrdup("");
+    cfg->admin_email = xstrdup("");
     cfg->tls_cert = xstrdup("");
     cfg->tls_key = xstrdup("");
     cfg->pool_size = 8;
@@ -231,7 +240,125 @@ static int load_argv(struct mcx_config *cfg, int argc, char **argv, struct mcx_e
     return 0;
 }
 
-static int check(const struct mcx_config *cfg, struct mcx_error *err)
+/* A DNS name (RFC 1123 §2.1): dot-separated labels of letters, digits and inner hyphens. */
+static bool is_dns_name(const char *s, size_t len)
+{
+    size_t label = 0;
+
+    if (len > 1 && s[len - 1] == '.') /* a fully qualified name's root */
+        len--;
+    if (len == 0 || len > 253)
+        return false;
+    for (size_t i = 0; i < len; i++) {
+        char c = s[i];
+        if (c == '.') {
+            if (label == 0 || s[i - 1] == '-')
+                return false;
+            label = 0;
+        } else if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                   (c == '-' && label > 0)) {
+            if (++label > 63)
+                return false;
+        } else {
+            return false;
+        }
+    }
+    return label > 0 && s[len - 1] != '-';
+}
+
+/* "[v6]" (RFC 3986 §3.2.2 IP-literal; IPvFuture is not taken). */
+static bool is_ipv6_literal(const char *s, size_t len)
+{
+    char addr[INET6_ADDRSTRLEN];
+    unsigned char bin[16];
+
+    if (len < 4 || len - 2 >= sizeof(addr) || s[0] != '[' || s[len - 1] != ']')
+        return false;
+    memcpy(addr, s + 1, len - 2);
+    addr[len - 2] = '\0';
+    return inet_pton(AF_INET6, addr, bin) == 1;
+}
+
+bool config_authority_is_valid(const char *s, size_t len)
+{
+    const char *end = s + len, *colon;
+    long port;
+    char digits[8];
+
+    if (len == 0 || len > 270)
+        return false;
+    if (s[0] == '[') {
+        const char *close = memchr(s, ']', len);
+        if (close == NULL || !is_ipv6_literal(s, (size_t)(close - s + 1)))
+            return false;
+        colon = close + 1 < end ? close + 1 : NULL;
+        if (colon != NULL && *colon != ':')
+            return false;
+    } else {
+        colon = memchr(s, ':', len);
+        if (!is_dns_name(s, colon ? (size_t)(colon - s) : len))
+            return false;
+    }
+    if (colon == NULL)
+        return true;
+    len = (size_t)(end - colon - 1);
+    if (len == 0 || len >= sizeof(digits) || strspn(colon + 1, "0123456789") < len)
+        return false;
+    memcpy(digits, colon + 1, len);
+    digits[len] = '\0';
+    return mcx_parse_int(digits, 1, 65535, &port) == 0;
+}
+
+/* http(s)://authority[/path], no userinfo, query or fragment; trailing '/' removed. */
+static int check_public_url(char *url, struct mcx_error *err)
+{
+    /* RFC 3986 §3.3 pchar and '/', percent-encoded or not */
+    static const char path_chars[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+                                     "0123456789-._~!$&'()*+,;=:@%/";
+    const char *auth, *path;
+    size_t n;
+
+    if (url[0] == '\0')
+        return 0;
+    if (strncmp(url, "https://", 8) == 0)
+        auth = url + 8;
+    else if (strncmp(url, "http://", 7) == 0)
+        auth = url + 7;
+    else
+        goto bad;
+    path = auth + strcspn(auth, "/");
+    n = strlen(path);
+    if (strlen(url) > 1024 || !config_authority_is_valid(auth, (size_t)(path - auth)) ||
+        strspn(path, path_chars) != n)
+        goto bad;
+    while (n > 0 && path[n - 1] == '/')
+        n--;
+    url[(size_t)(path - url) + n] = '\0';
+    return 0;
+bad:
+    mcx_error_set(err, "bad_config",
+                  "--public-url: '%s' is not an http:// or https:// URL without query "
+                  "(e.g. https://mcx.vdu.lt)",
+                  url);
+    return -1;
+}
+
+/* The shape EWP's common-types.xsd wants ([^@]+@[^.]+\..+), in printable ASCII. */
+static bool is_admin_email(const char *s)
+{
+    const char *at = strchr(s, '@'), *dot;
+    size_t len = strlen(s);
+
+    if (len > 254 || at == NULL || at == s || strchr(at + 1, '@') != NULL)
+        return false;
+    for (size_t i = 0; i < len; i++)
+        if (s[i] <= ' ' || s[i] > '~')
+            return false;
+    dot = strchr(at + 1, '.');
+    return dot != NULL && dot > at + 1 && dot[1] != '\0';
+}
+
+static int check(struct mcx_config *cfg, struct mcx_error *err)
 {
     if ((cfg->tls_cert[0] != '\0') != (cfg->tls_key[0] != '\0')) {
         mcx_error_set(err, "bad_config", "--tls-cert and --tls-key go together");
@@ -239,6 +366,13 @@ static int check(const struct mcx_config *cfg, struct mcx_error *err)
     }
     if (strrchr(cfg->listen, ':') == NULL) {
         mcx_error_set(err, "bad_config", "--listen: '%s' is not HOST:PORT", cfg->listen);
+        return -1;
+    }
+    if (check_public_url(cfg->public_url, err) != 0)
+        return -1;
+    if (cfg->admin_email[0] != '\0' && !is_admin_email(cfg->admin_email)) {
+        mcx_error_set(err, "bad_config", "--admin-email: '%s' is not an e-mail address",
+                      cfg->admin_email);
         return -1;
     }
     return 0;

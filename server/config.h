@@ -18,6 +18,8 @@ struct mcx_config {
     char *schema_dir;
     char *loq_schema_dir;
     char *node_key;
+    char *public_url;  /* "https://mcx.vdu.lt", no trailing slash; "" = from the Host header */
+    char *admin_email; /* the discovery manifest's contact; "" = postmaster@ the public host */
     char *tls_cert;
     char *tls_key;
     long pool_size;
@@ -54,5 +56,12 @@ void config_cleanup(struct mcx_config *cfg);
 int config_load(struct mcx_config *cfg, int argc, char **argv,
                 const char *(*getenv_fn)(const char *name), struct mcx_error *err);
 void config_print_help(FILE *out);
+
+/*
+ * A URL authority without userinfo (RFC 3986 §3.2): a DNS name, an IPv4 address or a
+ * bracketed IPv6 address, then optionally ':' and a port 1-65535. For --public-url and
+ * for handlers that build absolute URLs from a request's Host header (RFC 9110 §7.2).
+ */
+bool config_authority_is_valid(const char *s, size_t len);
 
 #endif

@@ -21,6 +21,7 @@
 #include "catalogue/feeds.h"
 #include "catalogue/harvest.h"
 #include "catalogue/loq.h"
+#include "catalogue/manifest.h"
 #include "catalogue/partners.h"
 #include "catalogue/publish.h"
 #include "catalogue/sigauth.h"
@@ -149,6 +150,7 @@ static int app_init(struct mcxd *app, const struct mcx_config *cfg, int worker,
     publish_routes_add(app);
     partners_routes_add(app);
     feeds_routes_add(app);
+    manifest_routes_add(app);
     http_server_set_fallback(app->http, static_serve, app->web);
     return http_server_listen(app->http, cfg->listen, cfg->workers > 1, err);
 }
