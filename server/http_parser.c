@@ -307,6 +307,35 @@ void http_target_cleanup(struct http_target *t)
     memset(t, 0, sizeof(*t));
 }
 
+int http_query_next(const char *query, size_t *pos, char **name, char **value)
+{
+    const char *p = query + *pos;
+    struct buf key, val;
+
+    while (*p == '&')
+        p++;
+    if (*p == '\0') {
+        *pos = (size_t)(p - query);
+        return 1;
+    }
+    const char *amp = strchr(p, '&');
+    size_t len = amp ? (size_t)(amp - p) : strlen(p);
+    const char *eq = memchr(p, '=', len);
+    size_t klen = eq ? (size_t)(eq - p) : len;
+    *pos = (size_t)(p - query) + len;
+    buf_init(&key);
+    buf_init(&val);
+    if (http_url_decode(p, klen, true, &key) != 0 ||
+        (eq != NULL && http_url_decode(eq + 1, len - klen - 1, true, &val) != 0)) {
+        buf_cleanup(&key);
+        buf_cleanup(&val);
+        return -1;
+    }
+    *name = buf_steal(&key, NULL);
+    *value = buf_steal(&val, NULL);
+    return 0;
+}
+
 char *http_query_get(const char *query, const char *name)
 {
     size_t nlen = strlen(name);

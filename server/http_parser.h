@@ -75,6 +75,12 @@ void http_target_cleanup(struct http_target *t);
 /* Decodes application/x-www-form-urlencoded value; -1 on bad escapes or NUL. */
 int http_url_decode(const char *s, size_t len, bool plus_is_space, struct buf *out);
 
+/*
+ * Walks a raw query one name=value pair at a time (start with *pos = 0): 0 with
+ * both decoded into malloc'd strings (value "" when there is no "="), 1 at the
+ * end, -1 on a bad escape or a NUL (the caller answers 400).
+ */
+int http_query_next(const char *query, size_t *pos, char **name, char **value);
 /* Finds the first value of a query parameter; returns a malloc'd decoded string. */
 char *http_query_get(const char *query, const char *name);
 

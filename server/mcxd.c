@@ -24,6 +24,7 @@
 #include "catalogue/manifest.h"
 #include "catalogue/partners.h"
 #include "catalogue/publish.h"
+#include "catalogue/search.h"
 #include "catalogue/sigauth.h"
 #include "server/client.h"
 #include "server/db.h"
@@ -151,6 +152,8 @@ static int app_init(struct mcxd *app, const struct mcx_config *cfg, int worker,
     partners_routes_add(app);
     feeds_routes_add(app);
     manifest_routes_add(app);
+    app->search = search_new(app);
+    search_routes_add(app, app->search);
     http_server_set_fallback(app->http, static_serve, app->web);
     return http_server_listen(app->http, cfg->listen, cfg->workers > 1, err);
 }
@@ -158,6 +161,7 @@ static int app_init(struct mcxd *app, const struct mcx_config *cfg, int worker,
 static void app_cleanup(struct mcxd *app)
 {
     sigauth_sweeper_free(app->sweeper);
+    search_free(app->search);
     harvester_free(app->harvester);
     client_free(app->client);
     http_server_free(app->http);

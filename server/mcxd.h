@@ -39,6 +39,7 @@ struct mcxd {
     void *node_key;                /* EVP_PKEY * signing outgoing requests, or NULL */
     struct harvester *harvester;   /* NULL with --harvest off */
     struct sigauth_sweeper *sweeper;
+    struct search *search;          /* GET /api/v1/offers */
     int64_t started_us;
 };
 

@@ -1,0 +1,852 @@
+/*
+ * search.c — GET /api/v1/offers. One statement per request builds the page, the
+ * total and the facets (schemas/sql/007_search.sql has the vectors, indexes and
+ * functions it uses); this file checks the parameters, composes that statement
+ * with numbered parameters only (nothing a client sends is ever SQL text), signs
+ * and checks the keyset cursors, and answers 304 when the client's ETag names the
+ * current catalogue version.
+ *
+ * The order is (preferred language first, key, id): the key is the relevance
+ * score, the start date, the ECTS or the folded title. A cursor carries the last
+ * row's (preference, id, key), a hash of the parameters it belongs to, and an
+ * HMAC-SHA256 under the database's cursor secret, so any node on the database
+ * accepts it and a changed one is a 400. Keys are recomputed, never stored, and
+ * depend on the offer alone (ts_rank_cd takes no corpus statistics), so an
+ * insert between two pages cannot move an offer across the cursor: no offer that
+ * existed at the first page is skipped or shown twice.
+ */
+#include "catalogue/search.h"
+
+#include <ctype.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
+
+#include "server/db.h"
+#include "server/http.h"
+#include "server/http_parser.h"
+#include "server/mcxd.h"
+#include "server/ops.h"
+#include "server/router.h"
+
+struct search {
+    struct mcxd *app;
+    bool loaded;         /* version and secret read */
+    bool fresh;          /* the version follows the listener: 304s allowed */
+    long long version;   /* catalogue_state.version */
+    char secret[80];     /* catalogue_state.cursor_secret */
+    struct db_op *state; /* the state read in flight */
+};
+
+/* ---- parameters ---- */
+
+static bool is_lower_word(const char *s, size_t min, size_t max)
+{
+    size_t n = strlen(s);
+
+    if (n < min || n > max)
+        return false;
+    for (size_t i = 0; i < n; i++)
+        if (s[i] < 'a' || s[i] > 'z')
+            return false;
+    return true;
+}
+
+static bool is_digits(const char *s, size_t min, size_t max)
+{
+    size_t n = strlen(s);
+
+    return n >= min && n <= max && strspn(s, "0123456789") == n;
+}
+
+static bool is_institution_id(const char *s)
+{
+    size_t n = strlen(s);
+
+    return n >= 1 && n <= 127 && strspn(s, "abcdefghijklmnopqrstuvwxyz0123456789.-") == n;
+}
+
+static bool is_date(const char *s)
+{
+    int y, m, d;
+    char tail;
+
+    if (strlen(s) != 10 || s[4] != '-' || s[7] != '-' ||
+        sscanf(s, "%4d-%2d-%2d%c", &y, &m, &d, &tail) != 3)
+        return false;
+    static const int days[] = {31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+    if (y < 1900 || y > 2999 || m < 1 || m > 12 || d < 1 || d > days[m - 1])
+        return false;
+    return m != 2 || d < 29 || (y % 4 == 0 && (y % 100 != 0 || y % 400 == 0));
+}
+
+/* Characters (code points) of a UTF-8 string; -1 when it is not UTF-8. */
+static long utf8_chars(const char *s)
+{
+    const unsigned char *p = (const unsigned char *)s;
+    long n = 0;
+
+    while (*p) {
+        int len = *p < 0x80             ? 1
+                  : (*p & 0xe0) == 0xc0 ? 2
+                  : (*p & 0xf0) == 0xe0 ? 3
+                  : (*p & 0xf8) == 0xf0 ? 4
+                                        : 0;
+        if (len == 0 || (len == 2 && *p < 0xc2))
+            return -1;
+        for (int i = 1; i < len; i++)
+            if ((p[i] & 0xc0) != 0x80)
+                return -1;
+        p += len;
+        n++;
+    }
+    return n;
+}
+
+/* One repeatable filter: its values are checked, then joined as an array literal. */
+struct multi {
+    const char *name;
+    bool (*valid)(const char *);
+    const char *rule; /* what a value must be, for the message */
+    struct buf lit;
+    int n;
+};
+
+static bool valid_language(const char *v)
+{
+    return is_lower_word(v, 2, 3);
+}
+static bool valid_isced(const char *v)
+{
+    return is_digits(v, 2, 4);
+}
+static bool valid_eqf(const char *v)
+{
+    return strlen(v) == 1 && v[0] >= '1' && v[0] <= '8';
+}
+static bool valid_mode(const char *v)
+{
+    return strcmp(v, "online") == 0 || strcmp(v, "blended") == 0 || strcmp(v, "onsite") == 0;
+}
+static bool valid_institution(const char *v)
+{
+    return is_institution_id(v);
+}
+
+static int multi_add(struct multi *m, const char *value, struct mcx_error *err)
+{
+    /* a comma-separated list counts as several values: language=en,de */
+    const char *p = value;
+
+    do {
+        const char *comma = strchr(p, ',');
+        size_t len = comma ? (size_t)(comma - p) : strlen(p);
+        char one[160];
+        if (len == 0 || len >= sizeof(one)) {
+            mcx_error_set(err, "invalid_parameter", "%s must be %s", m->name, m->rule);
+            return -1;
+        }
+        memcpy(one, p, len);
+        one[len] = '\0';
+        if (!m->valid(one)) {
+            mcx_error_set(err, "invalid_parameter", "%s must be %s, not \"%.40s\"", m->name,
+                          m->rule, one);
+            return -1;
+        }
+        if (++m->n > SEARCH_VALUES_MAX) {
+            mcx_error_set(err, "invalid_parameter", "%s takes at most %d values", m->name,
+                          SEARCH_VALUES_MAX);
+            return -1;
+        }
+        buf_putc(&m->lit, m->lit.len == 0 ? '{' : ',');
+        buf_puts(&m->lit, one); /* checked: no quote, comma, brace or space */
+        p = comma ? comma + 1 : NULL;
+    } while (p != NULL);
+    return 0;
+}
+
+static char *multi_take(struct multi *m)
+{
+    if (m->n == 0) {
+        buf_cleanup(&m->lit);
+        return NULL;
+    }
+    buf_putc(&m->lit, '}');
+    return buf_steal(&m->lit, NULL);
+}
+
+/* A decimal number 0..1000, at most 2 decimals' worth of text. */
+static int number_param(const char *name, const char *v, char **out, struct mcx_error *err)
+{
+    double d;
+
+    if (*out != NULL) {
+        mcx_error_set(err, "invalid_parameter", "%s is given twice", name);
+        return -1;
+    }
+    if (strlen(v) > 12 || mcx_parse_double(v, 0, 1000, &d) != 0 ||
+        strspn(v, "0123456789.") != strlen(v)) {
+        mcx_error_set(err, "invalid_parameter", "%s must be a number from 0 to 1000", name);
+        return -1;
+    }
+    *out = xstrdup(v);
+    return 0;
+}
+
+/* The first language of an Accept-Language header ("lt-LT,lt;q=0.9" → "lt"). */
+static void accept_language_first(const char *h, char out[4])
+{
+    size_t n = 0;
+
+    out[0] = '\0';
+    if (h == NULL)
+        return;
+    while (*h == ' ')
+        h++;
+    while (n < 3 && isalpha((unsigned char)h[n]))
+        n++;
+    if ((n == 2 || n == 3) && !isalpha((unsigned char)h[n])) {
+        for (size_t i = 0; i < n; i++)
+            out[i] = (char)tolower((unsigned char)h[i]);
+        out[n] = '\0';
+    }
+}
+
+static int parse_one(struct search_params *p, struct multi *multis, size_t nmultis,
+                     const char *name, const char *value, bool *seen_lang, struct mcx_error *err)
+{
+    long n;
+
+    for (size_t i = 0; i < nmultis; i++)
+        if (strcmp(name, multis[i].name) == 0)
+            return multi_add(&multis[i], value, err);
+    if (strcmp(name, "q") == 0) {
+        long chars = utf8_chars(value);
+        if (p->q != NULL) {
+            mcx_error_set(err, "invalid_parameter", "q is given twice");
+            return -1;
+        }
+        if (chars < 0) {
+            mcx_error_set(err, "invalid_parameter", "q is not UTF-8 text");
+            return -1;
+        }
+        if (chars > SEARCH_Q_MAX_CHARS) {
+            mcx_error_set(err, "invalid_parameter", "q is at most %d characters, not %ld",
+                          SEARCH_Q_MAX_CHARS, chars);
+            return -1;
+        }
+        p->q = xstrdup(value);
+        return 0;
+    }
+    if (strcmp(name, "ects_min") == 0)
+        return number_param(name, value, &p->ects_min, err);
+    if (strcmp(name, "ects_max") == 0)
+        return number_param(name, value, &p->ects_max, err);
+    if (strcmp(name, "starts_after") == 0 || strcmp(name, "starts_before") == 0) {
+        char *dst = name[7] == 'a' ? p->starts_after : p->starts_before;
+        if (!is_date(value)) {
+            mcx_error_set(err, "invalid_parameter", "%s must be a date YYYY-MM-DD", name);
+            return -1;
+        }
+        memcpy(dst, value, 11);
+        return 0;
+    }
+    if (strcmp(name, "sort") == 0) {
+        static const char *const sorts[] = {"relevance", "start", "ects", "title"};
+        for (size_t i = 0; i < 4; i++)
+            if (strcmp(value, sorts[i]) == 0) {
+                p->sort = (enum search_sort)i;
+                return 0;
+            }
+        mcx_error_set(err, "invalid_parameter", "sort must be relevance, start, ects or title");
+        return -1;
+    }
+    if (strcmp(name, "limit") == 0) {
+        if (mcx_parse_int(value, 1, SEARCH_LIMIT_MAX, &n) != 0) {
+            mcx_error_set(err, "invalid_parameter", "limit must be a whole number from 1 to %d",
+                          SEARCH_LIMIT_MAX);
+            return -1;
+        }
+        p->limit = n;
+        return 0;
+    }
+    if (strcmp(name, "lang") == 0) {
+        if (!is_lower_word(value, 2, 3)) {
+            mcx_error_set(err, "invalid_parameter", "lang must be a language code such as en");
+            return -1;
+        }
+        memcpy(p->lang, value, strlen(value) + 1);
+        *seen_lang = true;
+        return 0;
+    }
+    if (strcmp(name, "cursor") == 0) {
+        if (p->cursor != NULL || strlen(value) > 2048) {
+            mcx_error_set(err, "invalid_parameter", "cursor is not one this search gave");
+            return -1;
+        }
+        p->cursor = xstrdup(value);
+        return 0;
+    }
+    if (strcmp(name, "recognised_by") == 0) {
+        mcx_error_set(err, "invalid_parameter",
+                      "recognised_by is not available yet: recognition agreements come later");
+        return -1;
+    }
+    mcx_error_set(err, "invalid_parameter", "unknown parameter \"%.40s\"", name);
+    return -1;
+}
+
+int search_params_parse(const char *query, const char *accept_language, struct search_params *p,
+                        struct mcx_error *err)
+{
+    struct multi multis[] = {
+        {"language", valid_language, "a language code such as en", {0}, 0},
+        {"isced", valid_isced, "an ISCED-F field code of 2 to 4 digits such as 0613", {0}, 0},
+        {"eqf", valid_eqf, "an EQF level from 1 to 8", {0}, 0},
+        {"mode", valid_mode, "online, blended or onsite", {0}, 0},
+        {"institution", valid_institution, "an institution id such as vdu.lt", {0}, 0},
+    };
+    size_t pos = 0;
+    bool seen_lang = false;
+    char *name, *value;
+    int rc = 0, step;
+
+    memset(p, 0, sizeof(*p));
+    p->limit = SEARCH_LIMIT_DEFAULT;
+    p->sort = -1;
+    buf_init(&p->canon);
+    for (size_t i = 0; i < MCX_ARRAY_LEN(multis); i++)
+        buf_init(&multis[i].lit);
+    mcx_error_clear(err);
+    while (rc == 0 && (step = http_query_next(query, &pos, &name, &value)) != 1) {
+        if (step < 0) {
+            mcx_error_set(err, "invalid_parameter", "the query string has a bad %%-escape");
+            rc = -1;
+            break;
+        }
+        rc = parse_one(p, multis, MCX_ARRAY_LEN(multis), name, value, &seen_lang, err);
+        free(name);
+        free(value);
+    }
+    p->language = multi_take(&multis[0]);
+    p->isced = multi_take(&multis[1]);
+    p->eqf = multi_take(&multis[2]);
+    p->mode = multi_take(&multis[3]);
+    p->institution = multi_take(&multis[4]);
+    if (rc != 0) {
+        search_params_cleanup(p);
+        return -1;
+    }
+    if (p->ects_min != NULL && p->ects_max != NULL && atof(p->ects_min) > atof(p->ects_max)) {
+        mcx_error_set(err, "invalid_parameter", "ects_min is larger than ects_max");
+        search_params_cleanup(p);
+        return -1;
+    }
+    if (p->q != NULL && strspn(p->q, " \t") == strlen(p->q)) {
+        free(p->q); /* only blanks: no text query */
+        p->q = NULL;
+    }
+    if ((int)p->sort < 0)
+        p->sort = p->q != NULL ? SEARCH_SORT_RELEVANCE : SEARCH_SORT_START;
+    if (!seen_lang)
+        accept_language_first(accept_language, p->lang);
+    buf_printf(&p->canon, "q=%s\nlanguage=%s\nisced=%s\neqf=%s\nmode=%s\ninstitution=%s\n",
+               p->q ? p->q : "", p->language ? p->language : "", p->isced ? p->isced : "",
+               p->eqf ? p->eqf : "", p->mode ? p->mode : "", p->institution ? p->institution : "");
+    buf_printf(&p->canon, "ects=%s..%s\nstarts=%s..%s\nsort=%d\nlang=%s\n",
+               p->ects_min ? p->ects_min : "", p->ects_max ? p->ects_max : "", p->starts_after,
+               p->starts_before, (int)p->sort, p->lang);
+    return 0;
+}
+
+void search_params_cleanup(struct search_params *p)
+{
+    free(p->q);
+    free(p->language);
+    free(p->isced);
+    free(p->eqf);
+    free(p->mode);
+    free(p->institution);
+    free(p->ects_min);
+    free(p->ects_max);
+    free(p->cursor);
+    buf_cleanup(&p->canon);
+    memset(p, 0, sizeof(*p));
+}
+
+/* ---- cursors ---- */
+
+static void hex(const unsigned char *in, size_t n, char *out)
+{
+    static const char digits[] = "0123456789abcdef";
+
+    for (size_t i = 0; i < n; i++) {
+        out[2 * i] = digits[in[i] >> 4];
+        out[2 * i + 1] = digits[in[i] & 15];
+    }
+    out[2 * n] = '\0';
+}
+
+static void sha256_hex16(const char *data, size_t len, char out[33])
+{
+    unsigned char md[32];
+    unsigned int mdlen = 0;
+
+    EVP_Digest(data, len, md, &mdlen, EVP_sha256(), NULL);
+    hex(md, 16, out);
+}
+
+static void cursor_mac(const struct search *s, const char *payload, size_t len, char out[33])
+{
+    unsigned char md[32];
+    unsigned int mdlen = 0;
+
+    HMAC(EVP_sha256(), s->secret, (int)strlen(s->secret), (const unsigned char *)payload, len, md,
+         &mdlen);
+    hex(md, 16, out);
+}
+
+/* "<hex payload>.<mac>", payload "v1|<params hash>|<pref>|<id>|<key>". */
+static char *cursor_make(const struct search *s, const char *params_hash, const char *last)
+{
+    struct buf payload, out;
+    char mac[33];
+
+    buf_init(&payload);
+    buf_printf(&payload, "v1|%s|%s", params_hash, last);
+    cursor_mac(s, payload.data, payload.len, mac);
+    buf_init(&out);
+    buf_reserve(&out, payload.len * 2 + 40);
+    hex((const unsigned char *)payload.data, payload.len, out.data);
+    out.len = payload.len * 2;
+    buf_printf(&out, ".%s", mac);
+    buf_cleanup(&payload);
+    return buf_steal(&out, NULL);
+}
+
+struct keyset {
+    char pref[2];
+    char id[37];
+    char *key;
+};
+
+static int unhex(char c)
+{
+    return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
+}
+
+/* Checks a cursor's MAC and that it belongs to these parameters; fills k. */
+static int cursor_read(const struct search *s, const char *cursor, const char *params_hash,
+                       struct keyset *k)
+{
+    const char *dot = strrchr(cursor, '.');
+    size_t hlen = dot ? (size_t)(dot - cursor) : 0;
+    char payload[1100], mac[33];
+    size_t n = hlen / 2;
+
+    if (dot == NULL || hlen == 0 || hlen % 2 != 0 || n >= sizeof(payload) || strlen(dot + 1) != 32)
+        return -1;
+    for (size_t i = 0; i < n; i++) {
+        int hi = unhex(cursor[2 * i]), lo = unhex(cursor[2 * i + 1]);
+        if (hi < 0 || lo < 0)
+            return -1;
+        payload[i] = (char)(hi << 4 | lo);
+    }
+    payload[n] = '\0';
+    cursor_mac(s, payload, n, mac);
+    if (CRYPTO_memcmp(mac, dot + 1, 32) != 0 || memchr(payload, '\0', n) != NULL)
+        return -1;
+    /* v1|hash|pref|id|key */
+    if (strncmp(payload, "v1|", 3) != 0 || strncmp(payload + 3, params_hash, 32) != 0 ||
+        payload[35] != '|' || (payload[36] != '0' && payload[36] != '1') || payload[37] != '|' ||
+        n < 38 + 36 + 1 || payload[38 + 36] != '|')
+        return -1;
+    k->pref[0] = payload[36];
+    k->pref[1] = '\0';
+    memcpy(k->id, payload + 38, 36);
+    k->id[36] = '\0';
+    k->key = xstrdup(payload + 38 + 37);
+    return 0;
+}
+
+/* ---- the statement ---- */
+
+struct sql {
+    struct buf text;
+    const char *params[24];
+    int n;
+};
+
+/* Adds a parameter and returns its placeholder number. */
+static int sql_param(struct sql *q, const char *value)
+{
+    q->params[q->n++] = value;
+    return q->n;
+}
+
+static const char *const sort_key[] = {
+    [SEARCH_SORT_RELEVANCE] = "CASE WHEN q.tsq IS NULL AND q.qt = '' THEN 0::float8 ELSE "
+                              "((o.title_text = q.qt)::int * 10 + coalesce(ts_rank_cd("
+                              "o.search_vector, q.tsq), 0) + word_similarity(q.qt, "
+                              "o.title_text))::float8 END",
+    [SEARCH_SORT_START] = "coalesce(o.starts, 'infinity'::date)",
+    [SEARCH_SORT_ECTS] = "coalesce(o.ects, 'Infinity'::numeric)",
+    [SEARCH_SORT_TITLE] = "o.title_text",
+};
+static const char *const sort_type[] = {"float8", "date", "numeric", "text"};
+
+/* A filter's condition, or "true" when the filter is absent. */
+static void flag(struct sql *q, const char *alias, const char *value, const char *fmt)
+{
+    buf_puts(&q->text, ", ");
+    if (value == NULL) {
+        buf_printf(&q->text, "true AS %s", alias);
+        return;
+    }
+    int n = sql_param(q, value);
+    buf_printf(&q->text, fmt, n);
+    buf_printf(&q->text, " AS %s", alias);
+}
+
+static void facet(struct buf *b, const char *name, const char *expr, const char *from,
+                  const char *except)
+{
+    static const char *const flags[] = {"f_eqf", "f_lang", "f_isced", "f_mode", "f_inst", "f_ects"};
+
+    buf_printf(b,
+               "'%s', (SELECT coalesce(jsonb_object_agg(k, c), '{}') FROM (SELECT %s AS k, "
+               "count(*) AS c FROM %s WHERE true",
+               name, expr, from);
+    for (size_t i = 0; i < MCX_ARRAY_LEN(flags); i++)
+        if (strcmp(flags[i], except) != 0)
+            buf_printf(b, " AND %s", flags[i]);
+    buf_printf(b, " GROUP BY 1 HAVING %s IS NOT NULL) f)", expr);
+}
+
+/*
+ * $1 q; the filters in order; then the page. Columns: items (JSON text), more
+ * (bool), last (pref|id|key of the last item shown), total, facets (JSON text).
+ */
+static void sql_build(struct sql *q, const struct search_params *p, const struct keyset *after,
+                      const char *limit, const char *limit1)
+{
+    const char *dir = p->sort == SEARCH_SORT_RELEVANCE ? "DESC" : "ASC";
+    const char *cmp = p->sort == SEARCH_SORT_RELEVANCE ? "<" : ">";
+    struct buf *t = &q->text;
+
+    buf_init(t);
+    q->n = 0;
+    sql_param(q, p->q);
+    buf_puts(t, "WITH q AS (SELECT mcx_search_tsquery($1) AS tsq, "
+                "lower(mcx_unaccent(btrim(coalesce($1, '')))) AS qt), "
+                "m AS (SELECT o.id, o.eqf, o.languages, o.isced_codes, o.mode, o.institution_id, "
+                "o.ects_band");
+    flag(q, "f_eqf", p->eqf, "o.eqf = ANY ($%d::int[])");
+    flag(q, "f_lang", p->language, "o.languages && $%d::text[]");
+    flag(q, "f_isced", p->isced, "o.isced_codes && $%d::text[]");
+    flag(q, "f_mode", p->mode, "o.mode = ANY ($%d::text[])");
+    flag(q, "f_inst", p->institution, "o.institution_id = ANY ($%d::text[])");
+    buf_puts(t, ", ");
+    if (p->ects_min == NULL && p->ects_max == NULL) {
+        buf_puts(t, "true AS f_ects");
+    } else {
+        buf_puts(t, "(true");
+        if (p->ects_min != NULL)
+            buf_printf(t, " AND o.ects >= $%d::numeric", sql_param(q, p->ects_min));
+        if (p->ects_max != NULL)
+            buf_printf(t, " AND o.ects <= $%d::numeric", sql_param(q, p->ects_max));
+        buf_puts(t, ") AS f_ects");
+    }
+    if (p->lang[0] != '\0')
+        buf_printf(t, ", (o.title ? $%d)::int AS pref", sql_param(q, p->lang));
+    else
+        buf_puts(t, ", 0 AS pref");
+    buf_printf(t, ", %s AS skey FROM offers o, q WHERE o.deleted_at IS NULL", sort_key[p->sort]);
+    if (p->q != NULL)
+        buf_puts(t, " AND (o.search_vector @@ q.tsq OR q.qt <% o.title_text)");
+    if (p->starts_after[0] != '\0')
+        buf_printf(t, " AND o.starts >= $%d::date", sql_param(q, p->starts_after));
+    if (p->starts_before[0] != '\0')
+        buf_printf(t, " AND o.starts <= $%d::date", sql_param(q, p->starts_before));
+    buf_puts(t, "), hits AS (SELECT * FROM m WHERE f_eqf AND f_lang AND f_isced AND f_mode AND "
+                "f_inst AND f_ects), ");
+    buf_printf(t,
+               "page AS (SELECT id, pref, skey, row_number() OVER (ORDER BY pref DESC, skey %s, "
+               "id) AS rn FROM hits",
+               dir);
+    if (after != NULL) {
+        int pp = sql_param(q, after->pref), pk = sql_param(q, after->key);
+        int pi = sql_param(q, after->id);
+        buf_printf(t,
+                   " WHERE pref < $%d::int OR (pref = $%d::int AND (skey %s $%d::%s OR "
+                   "(skey = $%d::%s AND id > $%d::uuid)))",
+                   pp, pp, cmp, pk, sort_type[p->sort], pk, sort_type[p->sort], pi);
+    }
+    int pl = sql_param(q, limit), pl1 = sql_param(q, limit1);
+    buf_printf(t, " ORDER BY pref DESC, skey %s, id LIMIT $%d::int) ", dir, pl1);
+    buf_printf(t,
+               "SELECT (SELECT coalesce(jsonb_agg(offers_api_json(p.id) ORDER BY p.rn), '[]') "
+               "FROM page p WHERE p.rn <= $%d::int)::text, "
+               "(SELECT count(*) FROM page) > $%d::int, "
+               "(SELECT p.pref || '|' || p.id || '|' || p.skey::text FROM page p "
+               "WHERE p.rn = $%d::int), (SELECT count(*) FROM hits), jsonb_build_object(",
+               pl, pl, pl);
+    facet(t, "eqf", "eqf::text", "m", "f_eqf");
+    buf_puts(t, ", ");
+    facet(t, "language", "l", "m, unnest(m.languages) l", "f_lang");
+    buf_puts(t, ", ");
+    facet(t, "isced", "CASE WHEN length(c) = 2 THEN c END", "m, unnest(m.isced_codes) c",
+          "f_isced"); /* broad fields */
+    buf_puts(t, ", ");
+    facet(t, "mode", "mode", "m", "f_mode");
+    buf_puts(t, ", ");
+    facet(t, "institution", "institution_id", "m", "f_inst");
+    buf_puts(t, ", ");
+    facet(t, "ects", "ects_band", "m", "f_ects");
+    buf_puts(t, ")::text");
+}
+
+/* ---- the request ---- */
+
+struct sreq {
+    struct search *s;
+    struct http_request *req;
+    struct search_params p;
+    struct keyset after;
+    bool has_after;
+    char params_hash[33];
+    char etag[40];
+    char limit[24], limit1[24];
+    struct db_op *op;
+};
+
+static void sreq_free(struct sreq *r)
+{
+    search_params_cleanup(&r->p);
+    free(r->after.key);
+    free(r);
+}
+
+static void sreq_cancel(void *data)
+{
+    struct sreq *r = data;
+
+    db_op_cancel(r->op);
+    sreq_free(r);
+}
+
+static struct http_request *sreq_detach(struct sreq *r)
+{
+    struct http_request *req = r->req;
+
+    http_request_on_cancel(req, NULL, NULL);
+    r->req = NULL;
+    return req;
+}
+
+static void etag_compute(const struct search *s, struct sreq *r)
+{
+    struct buf b;
+
+    buf_init(&b);
+    buf_printf(&b, "%lld\n%s%s\n%ld", s->version, r->p.canon.data, r->p.cursor ? r->p.cursor : "",
+               r->p.limit);
+    r->etag[0] = '"';
+    sha256_hex16(b.data, b.len, r->etag + 1);
+    strcat(r->etag, "\"");
+    buf_cleanup(&b);
+}
+
+static bool etag_matches(const char *header, const char *etag)
+{
+    size_t n = strlen(etag);
+
+    if (header == NULL)
+        return false;
+    for (const char *p = strstr(header, etag); p != NULL; p = strstr(p + 1, etag))
+        if ((p == header || p[-1] == ' ' || p[-1] == ',' || p[-1] == '/') &&
+            (p[n] == '\0' || p[n] == ',' || p[n] == ' '))
+            return true;
+    return strcmp(header, "*") == 0;
+}
+
+static void searched(struct db_result *res, const struct db_error *err, void *arg)
+{
+    struct sreq *r = arg;
+    struct http_request *req = sreq_detach(r);
+    struct buf b;
+
+    r->op = NULL;
+    if (err != NULL && err->kind == DB_ERR_QUERY && strncmp(err->sqlstate, "22", 2) == 0) {
+        http_reply_error(req, 400, "invalid_parameter", "a parameter was refused: %s",
+                         err->message);
+    } else if (err != NULL) {
+        ops_reply_db_error(req, err);
+    } else {
+        const char *more = db_result_value(res, 0, 1);
+        const char *last = db_result_value(res, 0, 2);
+        char *next = NULL;
+        if (more != NULL && strcmp(more, "t") == 0 && last != NULL)
+            next = cursor_make(r->s, r->params_hash, last);
+        buf_init(&b);
+        buf_printf(&b, "{\"items\":%s,\"facets\":%s,\"next_cursor\":", db_result_value(res, 0, 0),
+                   db_result_value(res, 0, 4));
+        if (next != NULL)
+            buf_printf(&b, "\"%s\"", next);
+        else
+            buf_puts(&b, "null");
+        buf_printf(&b, ",\"total\":%s}", db_result_value(res, 0, 3));
+        free(next);
+        if (r->etag[0] != '\0')
+            http_response_header(req, "ETag", r->etag);
+        http_response_header(req, "Cache-Control", "no-cache");
+        http_reply_json(req, 200, &b);
+    }
+    sreq_free(r);
+}
+
+/* Runs the search once the version and secret are known. */
+static void sreq_run(struct sreq *r)
+{
+    struct search *s = r->s;
+    struct sql q;
+
+    sha256_hex16(r->p.canon.data, r->p.canon.len, r->params_hash);
+    if (r->p.cursor != NULL) {
+        if (cursor_read(s, r->p.cursor, r->params_hash, &r->after) != 0) {
+            struct http_request *req = sreq_detach(r);
+            http_reply_error(req, 400, "invalid_parameter",
+                             "cursor is not one this search gave (was it changed, or are the "
+                             "other parameters different?)");
+            sreq_free(r);
+            return;
+        }
+        r->has_after = true;
+    }
+    r->etag[0] = '\0';
+    if (s->fresh) {
+        etag_compute(s, r);
+        if (etag_matches(http_request_header(r->req, "If-None-Match"), r->etag)) {
+            struct http_request *req = sreq_detach(r);
+            http_response_header(req, "ETag", r->etag);
+            http_reply(req, 304, NULL, NULL, 0);
+            sreq_free(r);
+            return;
+        }
+    }
+    snprintf(r->limit, sizeof(r->limit), "%ld", r->p.limit);
+    snprintf(r->limit1, sizeof(r->limit1), "%ld", r->p.limit + 1);
+    sql_build(&q, &r->p, r->has_after ? &r->after : NULL, r->limit, r->limit1);
+    r->op = db_query(s->app->pool, q.text.data, q.n, q.params, searched, r);
+    buf_cleanup(&q.text);
+}
+
+/* ---- the catalogue state ---- */
+
+static const char state_sql[] = "SELECT version, cursor_secret FROM catalogue_state";
+
+static void state_read(struct db_result *res, const struct db_error *err, void *arg)
+{
+    struct sreq *r = arg;
+    struct search *s = r != NULL ? r->s : NULL;
+
+    if (r != NULL)
+        r->op = NULL;
+    if (err == NULL && db_result_rows(res) == 1) {
+        long long v = atoll(db_result_value(res, 0, 0));
+        if (s != NULL) {
+            if (!s->loaded || v > s->version)
+                s->version = v;
+            mcx_strlcpy(s->secret, db_result_value(res, 0, 1), sizeof(s->secret));
+            s->loaded = true;
+        }
+    }
+    if (r == NULL)
+        return;
+    if (!s->loaded) {
+        struct http_request *req = sreq_detach(r);
+        if (err != NULL)
+            ops_reply_db_error(req, err);
+        else
+            http_reply_error(req, 500, "internal", "the catalogue state is missing: migrate");
+        sreq_free(r);
+        return;
+    }
+    sreq_run(r);
+}
+
+static void refreshed(struct db_result *res, const struct db_error *err, void *arg)
+{
+    struct search *s = arg;
+
+    s->state = NULL;
+    if (err != NULL || db_result_rows(res) != 1)
+        return; /* still not fresh: no 304 until the next reconnect reads it */
+    s->version = atoll(db_result_value(res, 0, 0));
+    mcx_strlcpy(s->secret, db_result_value(res, 0, 1), sizeof(s->secret));
+    s->loaded = true;
+    s->fresh = true;
+}
+
+void search_catalogue_changed(struct search *s, const char *payload)
+{
+    if (s == NULL)
+        return;
+    if (payload == NULL) {
+        s->fresh = false;
+        db_op_cancel(s->state);
+        s->state = db_query(s->app->pool, state_sql, 0, NULL, refreshed, s);
+        return;
+    }
+    long long v = atoll(payload);
+    if (v > s->version)
+        s->version = v;
+}
+
+static void handle_search(struct http_request *req, void *arg)
+{
+    struct search *s = arg;
+    struct sreq *r;
+    struct mcx_error err;
+
+    r = xcalloc(1, sizeof(*r));
+    if (search_params_parse(http_request_query_string(req),
+                            http_request_header(req, "Accept-Language"), &r->p, &err) != 0) {
+        http_reply_error(req, 400, err.code, "%s", err.message);
+        free(r);
+        return;
+    }
+    r->s = s;
+    r->req = req;
+    http_request_on_cancel(req, sreq_cancel, r);
+    if (!s->loaded) {
+        r->op = db_query(s->app->pool, state_sql, 0, NULL, state_read, r);
+        return;
+    }
+    sreq_run(r);
+}
+
+struct search *search_new(struct mcxd *app)
+{
+    struct search *s = xcalloc(1, sizeof(*s));
+
+    s->app = app;
+    return s;
+}
+
+void search_free(struct search *s)
+{
+    if (s == NULL)
+        return;
+    db_op_cancel(s->state);
+    free(s);
+}
+
+void search_routes_add(struct mcxd *app, struct search *s)
+{
+    router_add(app->router, HTTP_GET, "/api/v1/offers", handle_search, s, 0);
+}
