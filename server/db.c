@@ -11,6 +11,9 @@
  * breaks. Acquires queue in a bounded FIFO, each with its own timeout; every
  * callback is delivered from an event callback, never from inside the call that
  * asked for it.
+ *
+ * A LISTEN/NOTIFY listener keeps one more connection of its own, outside the pool,
+ * with the same connect, backoff and deadline habits (see "LISTEN/NOTIFY" below).
  */
 #include "server/db.h"
 
@@ -226,20 +229,20 @@ static void timer_arm(struct event *ev, int ms)
 }
 
 /* xorshift64*: jitter needs no cryptographic quality, only no shared state. */
-static uint64_t pool_random(struct db_pool *pool)
+static uint64_t rng_next(uint64_t *rng)
 {
-    pool->rng ^= pool->rng >> 12;
-    pool->rng ^= pool->rng << 25;
-    pool->rng ^= pool->rng >> 27;
-    return pool->rng * 2685821657736338717ULL;
+    *rng ^= *rng >> 12;
+    *rng ^= *rng << 25;
+    *rng ^= *rng >> 27;
+    return *rng * 2685821657736338717ULL;
 }
 
 /* A delay in [ms/2, ms]. */
-static int pool_jitter(struct db_pool *pool, int ms)
+static int jitter_ms(uint64_t *rng, int ms)
 {
     if (ms <= 1)
         return ms;
-    return ms / 2 + (int)(pool_random(pool) % (uint64_t)(ms / 2 + 1));
+    return ms / 2 + (int)(rng_next(rng) % (uint64_t)(ms / 2 + 1));
 }
 
 static int backoff_next(int ms)
@@ -510,7 +513,7 @@ static void conn_fail_attempt(struct db_conn *conn, const char *why)
     struct db_pool *pool = conn->pool;
 
     conn->backoff_ms = backoff_next(conn->backoff_ms);
-    conn_schedule_connect(conn, pool_jitter(pool, conn->backoff_ms));
+    conn_schedule_connect(conn, jitter_ms(&pool->rng, conn->backoff_ms));
     if (pool_count_connected(pool) == 0)
         pool_mark_down(pool, why);
 }
@@ -522,7 +525,7 @@ static void conn_reconnect_after_break(struct db_conn *conn)
         conn->backoff_ms = backoff_next(conn->backoff_ms);
     else
         conn->backoff_ms = 0;
-    conn_schedule_connect(conn, pool_jitter(conn->pool, conn->backoff_ms));
+    conn_schedule_connect(conn, jitter_ms(&conn->pool->rng, conn->backoff_ms));
 }
 
 static void conn_fail_query(struct db_conn *conn, const struct db_error *e)
@@ -1330,6 +1333,474 @@ void db_result_rows_json(const struct db_result *res, struct json_writer *w)
     for (int row = 0; row < nrows; row++)
         db_result_row_json(res, row, w);
     json_array_end(w);
+}
+
+/* ---- LISTEN/NOTIFY listener ---- */
+
+/*
+ * One dedicated connection per listener, outside the pool: a pooled session is lent
+ * to others and reset, which would drop its LISTEN. It is a state machine too:
+ *
+ *   DOWN -> CONNECTING -> SUBSCRIBING -> LISTENING
+ *
+ * and every state falls back to DOWN, with a backoff timer, when the socket breaks.
+ * Notifications sent while it was down are lost (PostgreSQL queues them only for
+ * sessions that are listening), so each arrival in LISTENING is announced to the
+ * caller with a NULL payload: "re-read what you cache".
+ */
+
+/* NAMEDATALEN - 1: the server truncates longer identifiers, so two long names could
+ * silently become one channel. */
+#define DB_CHANNEL_MAX 63
+/* An idle LISTEN connection carries no traffic, so a server that vanished without a
+ * FIN/RST (host crash, network partition) would go unnoticed; a keepalive statement
+ * every 30 s, answered within 10 s, finds it. TCP keepalives would not cover a Unix
+ * socket or a hung backend. */
+#define DB_LISTEN_KEEPALIVE_MS 30000
+#define DB_LISTEN_KEEPALIVE_TIMEOUT_MS 10000
+#define DB_LISTEN_APPLICATION_NAME "mcx-listen"
+
+enum db_listener_state {
+    DB_LISTENER_DOWN,        /* no socket; the timer starts the next connect attempt */
+    DB_LISTENER_CONNECTING,  /* PQconnectPoll in progress; the timer is the deadline */
+    DB_LISTENER_SUBSCRIBING, /* LISTEN sent; the timer is still the connect deadline */
+    DB_LISTENER_LISTENING,   /* the timer sends the keepalive, or is its deadline */
+};
+
+struct db_listener {
+    struct event_base *base;
+    char *conninfo;
+    char channel[DB_CHANNEL_MAX + 1];
+    db_notify_cb cb;
+    void *arg;
+    PGconn *pg;
+    struct event *ev_read;  /* persistent while a socket exists */
+    struct event *ev_write; /* armed only while libpq holds unsent output */
+    struct event *timer;    /* meaning depends on the state, see db_listener_state */
+    enum db_listener_state state;
+    int backoff_ms;
+    int64_t up_since_us;
+    bool is_querying;     /* LISTEN or the keepalive sent, final result not yet read */
+    bool has_error;       /* that statement failed; error holds why */
+    int depth;            /* event callbacks of this listener on the stack */
+    bool is_freed;        /* db_listener_free() ran inside the caller's callback */
+    char error[256];      /* the failed statement's message */
+    char fatal[256];      /* the server's FATAL message before it hung up, else "" */
+    char last_error[256]; /* the failure last logged: repeats are not logged again */
+    uint64_t rng;
+};
+
+static void listener_on_socket(evutil_socket_t fd, short what, void *arg);
+static void listener_on_timer(evutil_socket_t fd, short what, void *arg);
+
+/* Letters, digits and '_' (ASCII only), 1 to 63 bytes. */
+static bool channel_is_valid(const char *s)
+{
+    size_t n;
+
+    if (s == NULL)
+        return false;
+    for (n = 0; s[n] != '\0'; n++) {
+        char c = s[n];
+        bool is_ok =
+            (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_';
+        if (!is_ok || n >= DB_CHANNEL_MAX)
+            return false;
+    }
+    return n > 0;
+}
+
+/* One JSON line per state change, like the rest of the server's log. */
+static void listener_log(const struct db_listener *l, const char *level, const char *msg,
+                         const char *why, int retry_ms)
+{
+    struct buf line;
+    struct json_writer w;
+
+    buf_init(&line);
+    json_writer_init(&w, &line);
+    json_object_begin(&w);
+    json_kv_string(&w, "level", level);
+    json_kv_string(&w, "msg", msg);
+    json_kv_string(&w, "channel", l->channel);
+    if (why != NULL)
+        json_kv_string(&w, "error", why);
+    if (retry_ms >= 0)
+        json_kv_int(&w, "retry_ms", retry_ms);
+    json_object_end(&w);
+    buf_putc(&line, '\n');
+    fwrite(line.data, 1, line.len, stderr);
+    buf_cleanup(&line);
+}
+
+/* A backend that is terminated says why in a FATAL message, which libpq hands to the
+ * notice receiver when no statement runs; keep it for the log line. */
+static void listener_on_notice(void *arg, const PGresult *r)
+{
+    struct db_listener *l = arg;
+    const char *severity = PQresultErrorField(r, PG_DIAG_SEVERITY_NONLOCALIZED);
+    const char *primary = PQresultErrorField(r, PG_DIAG_MESSAGE_PRIMARY);
+
+    if (severity == NULL || primary == NULL)
+        return;
+    if (strcmp(severity, "FATAL") == 0 || strcmp(severity, "PANIC") == 0)
+        copy_line(l->fatal, sizeof(l->fatal), primary);
+}
+
+static void listener_unwatch(struct db_listener *l)
+{
+    if (l->ev_read != NULL)
+        event_free(l->ev_read);
+    if (l->ev_write != NULL)
+        event_free(l->ev_write);
+    l->ev_read = NULL;
+    l->ev_write = NULL;
+}
+
+/* Rebuilt at every connect step, as conn_watch() explains. */
+static int listener_watch(struct db_listener *l)
+{
+    int fd = PQsocket(l->pg);
+
+    listener_unwatch(l);
+    if (fd < 0)
+        return -1;
+    l->ev_read = event_new_or_die(l->base, fd, EV_READ | EV_PERSIST, listener_on_socket, l);
+    l->ev_write = event_new_or_die(l->base, fd, EV_WRITE | EV_PERSIST, listener_on_socket, l);
+    return 0;
+}
+
+static void listener_arm(struct db_listener *l, bool want_read, bool want_write)
+{
+    if (want_read)
+        event_add(l->ev_read, NULL);
+    else
+        event_del(l->ev_read);
+    if (want_write)
+        event_add(l->ev_write, NULL);
+    else
+        event_del(l->ev_write);
+}
+
+static int listener_flush(struct db_listener *l)
+{
+    int r = PQflush(l->pg);
+
+    if (r < 0)
+        return -1;
+    listener_arm(l, true, r == 1);
+    return 0;
+}
+
+static void listener_close(struct db_listener *l)
+{
+    listener_unwatch(l);
+    if (l->pg != NULL)
+        PQfinish(l->pg);
+    l->pg = NULL;
+    l->is_querying = false;
+    l->has_error = false;
+    evtimer_del(l->timer);
+}
+
+/*
+ * The socket broke, a statement failed or a deadline passed: close and retry later.
+ * A connection that was listening for a while is retried at once; one that never
+ * got there, or died within DB_MIN_UPTIME_US, backs off.
+ */
+static void listener_break(struct db_listener *l, const char *why)
+{
+    enum db_listener_state was = l->state;
+    char msg[256];
+    int delay;
+
+    /* why may point into the PGconn: copy it before PQfinish. */
+    copy_line(msg, sizeof(msg), l->fatal[0] != '\0' ? l->fatal : why);
+    listener_close(l);
+    if (was == DB_LISTENER_LISTENING && mcx_now_us() - l->up_since_us >= DB_MIN_UPTIME_US)
+        l->backoff_ms = 0;
+    else
+        l->backoff_ms = backoff_next(l->backoff_ms);
+    delay = jitter_ms(&l->rng, l->backoff_ms);
+    if (was == DB_LISTENER_LISTENING) {
+        listener_log(l, "warn", "db listener: connection lost", msg, delay);
+        mcx_strlcpy(l->last_error, msg, sizeof(l->last_error));
+    } else if (strcmp(msg, l->last_error) != 0) {
+        listener_log(l, "warn", "db listener: cannot listen", msg, delay);
+        mcx_strlcpy(l->last_error, msg, sizeof(l->last_error));
+    }
+    l->state = DB_LISTENER_DOWN;
+    timer_arm(l->timer, delay);
+}
+
+static void listener_start_connect(struct db_listener *l)
+{
+    /* application_name comes after the expanded conninfo so that it wins: operators
+     * (and tests) find this session by it in pg_stat_activity. */
+    const char *const keys[] = {"dbname", "application_name", NULL};
+    const char *const values[] = {l->conninfo, DB_LISTEN_APPLICATION_NAME, NULL};
+
+    l->fatal[0] = '\0';
+    l->pg = PQconnectStartParams(keys, values, 1);
+    if (l->pg == NULL) {
+        fprintf(stderr, "mcx: out of memory in PQconnectStartParams\n");
+        abort();
+    }
+    PQsetNoticeReceiver(l->pg, listener_on_notice, l);
+    if (PQstatus(l->pg) == CONNECTION_BAD) {
+        listener_break(l, PQerrorMessage(l->pg));
+        return;
+    }
+    l->state = DB_LISTENER_CONNECTING;
+    timer_arm(l->timer, DB_CONNECT_TIMEOUT_MS);
+    if (listener_watch(l) < 0) {
+        listener_break(l, "libpq returned no socket");
+        return;
+    }
+    listener_arm(l, false, true);
+}
+
+static int listener_send(struct db_listener *l, const char *sql)
+{
+    if (!PQsendQuery(l->pg, sql))
+        return -1;
+    l->is_querying = true;
+    l->has_error = false;
+    return listener_flush(l);
+}
+
+/* The channel was validated, but it is quoted all the same: never build SQL from a
+ * caller's string unquoted. Quoting keeps its case: NOTIFY must spell it alike. */
+static void listener_subscribe(struct db_listener *l)
+{
+    char sql[32 + 2 * DB_CHANNEL_MAX];
+    char *quoted;
+    int n;
+
+    l->state = DB_LISTENER_SUBSCRIBING;
+    if (listener_watch(l) < 0 || PQsetnonblocking(l->pg, 1) != 0) {
+        listener_break(l, PQerrorMessage(l->pg));
+        return;
+    }
+    quoted = PQescapeIdentifier(l->pg, l->channel, strlen(l->channel));
+    if (quoted == NULL) {
+        listener_break(l, PQerrorMessage(l->pg));
+        return;
+    }
+    n = snprintf(sql, sizeof(sql), "LISTEN %s", quoted);
+    PQfreemem(quoted);
+    if (n < 0 || (size_t)n >= sizeof(sql)) {
+        listener_break(l, "channel name too long");
+        return;
+    }
+    if (listener_send(l, sql) < 0)
+        listener_break(l, PQerrorMessage(l->pg));
+}
+
+static void listener_poll_connect(struct db_listener *l)
+{
+    switch (PQconnectPoll(l->pg)) {
+    case PGRES_POLLING_READING:
+        if (listener_watch(l) < 0)
+            listener_break(l, "libpq returned no socket");
+        else
+            listener_arm(l, true, false);
+        break;
+    case PGRES_POLLING_WRITING:
+        if (listener_watch(l) < 0)
+            listener_break(l, "libpq returned no socket");
+        else
+            listener_arm(l, false, true);
+        break;
+    case PGRES_POLLING_OK:
+        listener_subscribe(l);
+        break;
+    default:
+        listener_break(l, PQerrorMessage(l->pg));
+        break;
+    }
+}
+
+/* Calls the caller back; false when it freed the listener from the callback. */
+static bool listener_deliver(struct db_listener *l, const char *payload)
+{
+    l->cb(payload, l->arg);
+    return !l->is_freed;
+}
+
+static void listener_become_listening(struct db_listener *l)
+{
+    l->state = DB_LISTENER_LISTENING;
+    l->up_since_us = mcx_now_us();
+    l->last_error[0] = '\0';
+    timer_arm(l->timer, DB_LISTEN_KEEPALIVE_MS);
+    listener_log(l, "info", "db listener: listening", NULL, -1);
+    listener_deliver(l, NULL);
+}
+
+static void listener_on_statement_done(struct db_listener *l)
+{
+    l->is_querying = false;
+    if (l->has_error) {
+        listener_break(l, l->error);
+        return;
+    }
+    if (l->state == DB_LISTENER_SUBSCRIBING)
+        listener_become_listening(l);
+    else
+        timer_arm(l->timer, DB_LISTEN_KEEPALIVE_MS); /* the keepalive was answered */
+}
+
+/* Reads the results that are complete; the statement is done at the NULL one. */
+static void listener_collect(struct db_listener *l)
+{
+    while (!PQisBusy(l->pg)) {
+        PGresult *r = PQgetResult(l->pg);
+        if (r == NULL) {
+            listener_on_statement_done(l);
+            return;
+        }
+        if (!result_is_ok(r) && !l->has_error) {
+            const char *msg = PQresultErrorField(r, PG_DIAG_MESSAGE_PRIMARY);
+            copy_line(l->error, sizeof(l->error), msg != NULL ? msg : PQresultErrorMessage(r));
+            l->has_error = true;
+        }
+        PQclear(r);
+    }
+}
+
+/* Hands every parsed notification to the caller, in the order the server sent them;
+ * false when the caller freed the listener. The payload lives only during the call. */
+static bool listener_deliver_notifies(struct db_listener *l)
+{
+    PGnotify *n;
+
+    while (l->pg != NULL && (n = PQnotifies(l->pg)) != NULL) {
+        bool is_ours = l->state == DB_LISTENER_LISTENING && strcmp(n->relname, l->channel) == 0;
+        bool is_alive = !is_ours || listener_deliver(l, n->extra != NULL ? n->extra : "");
+        PQfreemem(n);
+        if (!is_alive)
+            return false;
+    }
+    return true;
+}
+
+static void listener_on_readable(struct db_listener *l)
+{
+    if (!PQconsumeInput(l->pg)) {
+        listener_break(l, PQerrorMessage(l->pg));
+        return;
+    }
+    if (event_pending(l->ev_write, EV_WRITE, NULL) && listener_flush(l) < 0) {
+        listener_break(l, PQerrorMessage(l->pg));
+        return;
+    }
+    /* LISTEN's result first: the NULL callback must precede the first notification. */
+    if (l->is_querying)
+        listener_collect(l);
+    if (l->is_freed || l->pg == NULL || !listener_deliver_notifies(l))
+        return;
+    if (PQstatus(l->pg) == CONNECTION_BAD)
+        listener_break(l, PQerrorMessage(l->pg));
+}
+
+static void listener_destroy(struct db_listener *l)
+{
+    listener_close(l);
+    event_free(l->timer);
+    free(l->conninfo);
+    free(l);
+}
+
+/* Every event callback brackets its work with depth so that a db_listener_free()
+ * from the caller's callback is finished here, after the stack has unwound. */
+static void listener_leave(struct db_listener *l)
+{
+    if (--l->depth == 0 && l->is_freed)
+        listener_destroy(l);
+}
+
+static void listener_on_socket(evutil_socket_t fd, short what, void *arg)
+{
+    struct db_listener *l = arg;
+
+    (void)fd;
+    l->depth++;
+    if (l->state == DB_LISTENER_CONNECTING)
+        listener_poll_connect(l);
+    else if ((what & EV_WRITE) && listener_flush(l) < 0)
+        listener_break(l, PQerrorMessage(l->pg));
+    else if (what & EV_READ)
+        listener_on_readable(l);
+    listener_leave(l);
+}
+
+static void listener_on_timer(evutil_socket_t fd, short what, void *arg)
+{
+    struct db_listener *l = arg;
+
+    (void)fd;
+    (void)what;
+    l->depth++;
+    switch (l->state) {
+    case DB_LISTENER_DOWN:
+        listener_start_connect(l);
+        break;
+    case DB_LISTENER_CONNECTING:
+    case DB_LISTENER_SUBSCRIBING:
+        listener_break(l, "timed out connecting to the database");
+        break;
+    case DB_LISTENER_LISTENING:
+        if (l->is_querying) {
+            listener_break(l, "keepalive timed out: the database does not answer");
+            break;
+        }
+        /* The empty statement costs the server nothing but a round trip. */
+        if (listener_send(l, "") < 0) {
+            listener_break(l, PQerrorMessage(l->pg));
+            break;
+        }
+        timer_arm(l->timer, DB_LISTEN_KEEPALIVE_TIMEOUT_MS);
+        break;
+    }
+    listener_leave(l);
+}
+
+struct db_listener *db_listen(struct event_base *base, const char *conninfo, const char *channel,
+                              db_notify_cb cb, void *arg)
+{
+    struct db_listener *l;
+
+    if (base == NULL || cb == NULL || !channel_is_valid(channel))
+        return NULL;
+    l = xcalloc(1, sizeof(*l));
+    l->base = base;
+    l->conninfo = xstrdup(conninfo != NULL ? conninfo : "");
+    mcx_strlcpy(l->channel, channel, sizeof(l->channel));
+    l->cb = cb;
+    l->arg = arg;
+    l->rng = ((uint64_t)mcx_now_us() ^ (uint64_t)(uintptr_t)l) | 1;
+    l->timer = event_new_or_die(base, -1, 0, listener_on_timer, l);
+    /* Connect from the loop, not from here: PQconnectStart may already talk. */
+    l->state = DB_LISTENER_DOWN;
+    timer_arm(l->timer, 0);
+    return l;
+}
+
+void db_listener_free(struct db_listener *l)
+{
+    if (l == NULL)
+        return;
+    if (l->depth > 0) {
+        l->is_freed = true;
+        return;
+    }
+    listener_destroy(l);
+}
+
+bool db_listener_connected(const struct db_listener *l)
+{
+    return l != NULL && !l->is_freed && l->state == DB_LISTENER_LISTENING;
 }
 
 /* ---- blocking API ---- */

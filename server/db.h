@@ -125,4 +125,32 @@ int db_sync_exec(struct db_sync *db, const char *sql, int nparams, const char *c
 /* Runs a script of several statements (no parameters), e.g. a migration file. */
 int db_sync_exec_script(struct db_sync *db, const char *sql, struct mcx_error *err);
 
+/* ---- LISTEN/NOTIFY: one dedicated connection per listener, on the loop ---- */
+struct db_listener;
+
+/*
+ * Called for each notification on the channel (payload may be "", never NULL for a
+ * notification; it is valid only during the call), and with payload NULL each time
+ * the listener (re)connects and is LISTENing: then the caller must assume it missed
+ * notifications and re-read what it caches. Always from an event callback, never
+ * inside db_listen(); db_listener_free() may be called from it.
+ */
+typedef void (*db_notify_cb)(const char *payload, void *arg);
+
+/*
+ * Opens its own connection (not from the pool; application_name "mcx-listen"),
+ * runs LISTEN on channel and keeps it up: reconnects with backoff (100 ms doubling
+ * to 5 s, jittered) when it breaks, and sends a keepalive every 30 s so that a
+ * database that silently went away is noticed within 40 s. The channel is 1-63
+ * ASCII letters, digits or '_' and is quoted, so its case counts: notify with
+ * pg_notify('Name', ...) or NOTIFY "Name". Returns NULL for an invalid channel or a
+ * NULL base or cb; a database that is down is not an error here, only logged.
+ */
+struct db_listener *db_listen(struct event_base *base, const char *conninfo, const char *channel,
+                              db_notify_cb cb, void *arg);
+/* Closes the connection in any state; no callback runs afterwards. NULL is a no-op. */
+void db_listener_free(struct db_listener *l);
+/* True while LISTEN is in effect (between a NULL callback and the next break). */
+bool db_listener_connected(const struct db_listener *l);
+
 #endif
