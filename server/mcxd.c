@@ -91,6 +91,13 @@ static void node_name(char *out, size_t size, int worker)
     snprintf(out, size, "%s:%d/%d", host, (int)getpid(), worker);
 }
 
+static void catalogue_changed(const char *payload, void *arg)
+{
+    struct mcxd *app = arg;
+
+    search_catalogue_changed(app->search, payload);
+}
+
 static int app_init(struct mcxd *app, const struct mcx_config *cfg, int worker,
                     const struct shared *sh, struct mcx_error *err)
 {
@@ -154,6 +161,9 @@ static int app_init(struct mcxd *app, const struct mcx_config *cfg, int worker,
     manifest_routes_add(app);
     app->search = search_new(app);
     search_routes_add(app, app->search);
+    /* every node hears of every catalogue change: search ETags stay honest */
+    app->listener =
+        db_listen(app->base, cfg->database_url, "mcx_catalogue", catalogue_changed, app);
     http_server_set_fallback(app->http, static_serve, app->web);
     return http_server_listen(app->http, cfg->listen, cfg->workers > 1, err);
 }
@@ -161,6 +171,7 @@ static int app_init(struct mcxd *app, const struct mcx_config *cfg, int worker,
 static void app_cleanup(struct mcxd *app)
 {
     sigauth_sweeper_free(app->sweeper);
+    db_listener_free(app->listener);
     search_free(app->search);
     harvester_free(app->harvester);
     client_free(app->client);

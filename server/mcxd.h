@@ -39,7 +39,8 @@ struct mcxd {
     void *node_key;                /* EVP_PKEY * signing outgoing requests, or NULL */
     struct harvester *harvester;   /* NULL with --harvest off */
     struct sigauth_sweeper *sweeper;
-    struct search *search;          /* GET /api/v1/offers */
+    struct search *search;        /* GET /api/v1/offers */
+    struct db_listener *listener; /* LISTEN mcx_catalogue */
     int64_t started_us;
 };
 

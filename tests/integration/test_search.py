@@ -226,3 +226,38 @@ def test_pages_are_stable_under_inserts(mcxd, world):
     other = mcxd("--harvest", "off")
     r = http(other.port, "GET", f"/api/v1/offers?institution=bulk.example&limit=10&cursor={c}")
     assert r.status == 200 and r.json()["items"]
+
+
+def test_etag_follows_the_catalogue_across_nodes(mcxd, world):
+    mcx(world, "user", "add", "pub@vdu.lt", "--role", "publisher", "--institution", "vdu.lt")
+    token = mcx(world, "token", "create", "--user", "pub@vdu.lt")
+    a = mcxd("--harvest", "off")
+    b = mcxd("--harvest", "off")
+    path = "/api/v1/offers?q=machine+learning&limit=50"
+    # the listener is up once results carry an ETag
+    deadline = time.monotonic() + 10
+    while not (first := http(a.port, "GET", path)).header("ETag"):
+        assert time.monotonic() < deadline, "no ETag: the catalogue listener never came up"
+        time.sleep(0.1)
+    etag = first.header("ETag")
+    again = http(a.port, "GET", path, headers={"If-None-Match": etag})
+    assert again.status == 304 and again.header("ETag") == etag and not again.body
+    # another query, or another page size, is another representation
+    assert http(a.port, "GET", path + "&eqf=6", headers={"If-None-Match": etag}).status == 200
+    assert http(a.port, "GET", "/api/v1/offers?q=machine+learning&limit=49",
+                headers={"If-None-Match": etag}).status == 200
+
+    # a publish on node B (same database) reaches node A through NOTIFY
+    ld = {"@context": "http://data.europa.eu/snb/model/context/edc-ap",
+          "id": "urn:vdu:ml-9", "type": "LearningOpportunity",
+          "identifier": [{"id": "urn:vdu:ml-9:id", "type": "Identifier", "notation": "ML-9"}],
+          "title": {"en": "Machine learning in practice"}}
+    r = http(b.port, "PUT", "/api/v1/institutions/vdu.lt/offers/ML-9", body=json.dumps(ld).encode(),
+             headers={"Authorization": f"Bearer {token}", "Content-Type": "application/ld+json"})
+    assert r.status == 201, r.text()
+    deadline = time.monotonic() + 5
+    while (now := http(a.port, "GET", path, headers={"If-None-Match": etag})).status == 304:
+        assert time.monotonic() < deadline, "node A still answers 304 after B's publish"
+        time.sleep(0.05)
+    assert now.status == 200 and now.header("ETag") != etag
+    assert "ML-9" in exts(now.json())
