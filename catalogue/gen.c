@@ -70,7 +70,7 @@ static const char *isced[] = {"0011", "0111", "0211", "0311", "0413", "0421", "0
 static const char *languages[] = {"en", "en", "en", "lt", "de", "fr", "es", "it", "pl", "nl"};
 static const char *countries[] = {"LT", "ES", "DE", "FR", "IT", "PL", "NL", "FI"};
 
-static uint64_t next(struct gen *g)
+uint64_t gen_next(struct gen *g)
 {
     uint64_t z = (g->state += 0x9e3779b97f4a7c15ULL);
 
@@ -79,9 +79,14 @@ static uint64_t next(struct gen *g)
     return z ^ (z >> 31);
 }
 
+size_t gen_pick(struct gen *g, size_t n)
+{
+    return (size_t)(gen_next(g) % n);
+}
+
 static size_t pick(struct gen *g, size_t n)
 {
-    return (size_t)(next(g) % n);
+    return gen_pick(g, n);
 }
 
 #define PICK(g, arr) ((arr)[pick((g), MCX_ARRAY_LEN(arr))])

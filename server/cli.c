@@ -21,6 +21,7 @@
 #include "server/db.h"
 #include "server/httpsig.h"
 #include "catalogue/gen.h"
+#include "catalogue/gen_load.h"
 #include "catalogue/partners.h"
 #include "catalogue/publish_cli.h"
 #include "server/json.h"
@@ -71,6 +72,8 @@ static int cli_cmd_token_create(struct cli *cli, const struct cli_command *cmd, 
 static int cli_cmd_token_revoke(struct cli *cli, const struct cli_command *cmd, int argc,
                                 char **argv);
 static int cli_cmd_gen_loq(struct cli *cli, const struct cli_command *cmd, int argc, char **argv);
+static int cli_cmd_gen_corpus(struct cli *cli, const struct cli_command *cmd, int argc,
+                              char **argv);
 static int cli_cmd_publish(struct cli *cli, const struct cli_command *cmd, int argc, char **argv);
 static int cli_cmd_partner_add(struct cli *cli, const struct cli_command *cmd, int argc,
                                char **argv);
@@ -102,6 +105,12 @@ static const struct cli_command cli_commands[] = {
      "write a deterministic LOQ catalogue of COUNT realistic offers to stdout (benchmarks, "
      "demos); --invalid breaks the offers at those 0-based positions",
      cli_cmd_gen_loq},
+    {"gen-corpus", "N [--seed S] [--institutions K] [--chunk C]",
+     "load a deterministic multilingual corpus of N offers (8 languages) over K institutions "
+     "(default 50, created when missing) for search tests and benchmarks, published as `mcx "
+     "publish` does, C offers per document (default 5000); progress on stderr, a report as "
+     "JSON on stdout; a second run with the same arguments changes nothing",
+     cli_cmd_gen_corpus},
     {"key generate", "--out DIR [--bits 2048|3072|4096]",
      "make an RSA key pair for HTTP Signatures (partner auth, EWP): DIR/private.pem (mode "
      "0600) and DIR/public.pem, never over existing files; prints the keyId",
@@ -995,6 +1004,44 @@ static int cli_cmd_gen_loq(struct cli *cli, const struct cli_command *cmd, int a
     buf_cleanup(&out);
     free(invalid);
     return rc == 0 ? CLI_EXIT_OK : CLI_EXIT_FAILED;
+}
+
+static int cli_cmd_gen_corpus(struct cli *cli, const struct cli_command *cmd, int argc, char **argv)
+{
+    const char *seed_s = "1", *inst_s = "50", *chunk_s = "5000";
+    const struct cli_option opts[] = {
+        {"--seed", &seed_s, NULL},
+        {"--institutions", &inst_s, NULL},
+        {"--chunk", &chunk_s, NULL},
+    };
+    struct cli_args args;
+    struct db_sync *db;
+    long count, seed, ninst, chunk;
+    char actor[160];
+    int rc = cli_parse_expect(cli, cmd, opts, MCX_ARRAY_LEN(opts), argc, argv, &args, 1, 1);
+
+    if (rc >= 0)
+        return rc;
+    if (mcx_parse_int(args.pos[0], 0, 100000000, &count) != 0 ||
+        mcx_parse_int(seed_s, 0, 0x7fffffffL, &seed) != 0 ||
+        mcx_parse_int(inst_s, 1, GEN_CORPUS_MAX_INSTITUTIONS, &ninst) != 0 ||
+        mcx_parse_int(chunk_s, 1, GEN_LOAD_MAX_CHUNK, &chunk) != 0)
+        return cli_invalid(cmd,
+                           "N is 0 to 100000000, --seed a whole number, --institutions 1 to %d, "
+                           "--chunk 1 to %d",
+                           GEN_CORPUS_MAX_INSTITUTIONS, GEN_LOAD_MAX_CHUNK);
+    if ((db = cli_connect(cli, cmd, &rc)) == NULL)
+        return rc;
+    cli_actor(actor, sizeof(actor));
+    struct gen_load_opts o = {.seed = (uint64_t)seed,
+                              .count = (size_t)count,
+                              .ninstitutions = (size_t)ninst,
+                              .chunk = (size_t)chunk,
+                              .actor = actor,
+                              .schema_dir = getenv("MCX_LOQ_SCHEMAS")};
+    rc = gen_load_run(db, &o, stdout) == 0 ? CLI_EXIT_OK : CLI_EXIT_FAILED;
+    db_sync_close(db);
+    return rc;
 }
 
 static int cli_cmd_publish(struct cli *cli, const struct cli_command *cmd, int argc, char **argv)
