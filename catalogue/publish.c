@@ -16,6 +16,7 @@
 #include <strings.h>
 
 #include "catalogue/elm.h"
+#include "catalogue/events.h"
 #include "catalogue/ewp.h"
 #include "catalogue/loq.h"
 #include "catalogue/offer.h"
@@ -598,50 +599,62 @@ static void read_cancel(void *data)
     free(r);
 }
 
-static void reply_export(struct http_request *req, int choice, const char *doc)
+/* The offer as LOQ XML or JSON-LD into b: its media type, or NULL if it cannot be read. */
+static const char *export_offer(int choice, const char *doc, struct buf *b)
 {
     struct offer o;
     struct mcx_error err;
-    struct buf b;
     const struct offer *list[1] = {&o};
 
     offer_init(&o);
-    buf_init(&b);
     if (offer_read_json(doc, strlen(doc), &o, &err) != 0) {
         offer_cleanup(&o);
+        return NULL;
+    }
+    if (choice == 1)
+        loq_export(list, 1, LOQ_VERSION_310, b);
+    else
+        elm_export_offer(&o, NULL, b);
+    offer_cleanup(&o);
+    return choice == 1 ? "application/xml; charset=utf-8" : "application/ld+json";
+}
+
+/* A found offer (columns: API JSON, doc, id, institution): the reply, counted as a view. */
+static void reply_offer(struct read *r, struct http_request *req, struct db_result *res)
+{
+    static const char *const as[] = {"json", "xml", "jsonld"};
+    const char *ctype = "application/json";
+    char visitor[EVENTS_VISITOR_SIZE];
+    struct buf b;
+
+    buf_init(&b);
+    if (r->choice == 0) {
+        buf_puts(&b, db_result_value(res, 0, 0));
+    } else if ((ctype = export_offer(r->choice, db_result_value(res, 0, 1), &b)) == NULL) {
+        buf_cleanup(&b);
         http_reply_error(req, 500, "internal_error", "the stored offer cannot be read");
         return;
     }
-    if (choice == 1) {
-        loq_export(list, 1, LOQ_VERSION_310, &b);
-        http_reply_buf(req, 200, "application/xml; charset=utf-8", &b);
-    } else {
-        elm_export_offer(&o, NULL, &b);
-        http_reply_buf(req, 200, "application/ld+json", &b);
-    }
-    offer_cleanup(&o);
+    http_response_header(req, "Vary", "Accept");
+    if (events_visitor(r->app->events, req, visitor))
+        http_response_header(req, "Cache-Control", "private"); /* it sets this client's id */
+    events_view(r->app->events, req, visitor, db_result_value(res, 0, 2),
+                db_result_value(res, 0, 3), as[r->choice]);
+    http_reply_buf(req, 200, ctype, &b);
 }
 
 static void read_done(struct db_result *res, const struct db_error *err, void *arg)
 {
     struct read *r = arg;
     struct http_request *req = r->req;
-    struct buf b;
 
     http_request_on_cancel(req, NULL, NULL);
-    if (err != NULL) {
+    if (err != NULL)
         ops_reply_db_error(req, err);
-    } else if (db_result_rows(res) == 0) {
+    else if (db_result_rows(res) == 0)
         http_reply_error(req, 404, "not_found", "no offer at %s", http_request_path(req));
-    } else if (r->choice != 0) {
-        http_response_header(req, "Vary", "Accept");
-        reply_export(req, r->choice, db_result_value(res, 0, 1));
-    } else {
-        buf_init(&b);
-        buf_puts(&b, db_result_value(res, 0, 0));
-        http_response_header(req, "Vary", "Accept");
-        http_reply_json(req, 200, &b);
-    }
+    else
+        reply_offer(r, req, res);
     free(r);
 }
 
@@ -662,8 +675,8 @@ static void handle_get_by_external(struct http_request *req, void *arg)
     const char *params[2] = {http_request_param(req, "id"), http_request_param(req, "external_id")};
 
     read_start(req, arg,
-               "SELECT offers_api_json(o.id), o.doc FROM offers o WHERE o.institution_id = $1 "
-               "AND o.external_id = $2 AND o.deleted_at IS NULL",
+               "SELECT offers_api_json(o.id), o.doc, o.id, o.institution_id FROM offers o "
+               "WHERE o.institution_id = $1 AND o.external_id = $2 AND o.deleted_at IS NULL",
                2, params);
 }
 
@@ -676,8 +689,8 @@ static void handle_get_by_id(struct http_request *req, void *arg)
         return;
     }
     read_start(req, arg,
-               "SELECT offers_api_json(o.id), o.doc FROM offers o WHERE o.id = $1::uuid "
-               "AND o.deleted_at IS NULL",
+               "SELECT offers_api_json(o.id), o.doc, o.id, o.institution_id FROM offers o "
+               "WHERE o.id = $1::uuid AND o.deleted_at IS NULL",
                1, params);
 }
 

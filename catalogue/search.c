@@ -11,7 +11,7 @@
  * row's (preference, id, key), a hash of the parameters it belongs to, and an
  * HMAC-SHA256 under the database's cursor secret, so any node on the database
  * accepts it and a changed one is a 400. Keys are recomputed, never stored, and
- * depend on the offer alone (ts_rank_cd takes no corpus statistics), so an
+ * depend on the offer alone (ts_rank takes no corpus statistics), so an
  * insert between two pages cannot move an offer across the cursor: no offer that
  * existed at the first page is skipped or shown twice.
  */
@@ -26,6 +26,7 @@
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
 
+#include "catalogue/events.h"
 #include "server/db.h"
 #include "server/http.h"
 #include "server/http_parser.h"
@@ -35,11 +36,12 @@
 
 struct search {
     struct mcxd *app;
-    bool loaded;         /* version and secret read */
-    bool fresh;          /* the version follows the listener: 304s allowed */
-    long long version;   /* catalogue_state.version */
-    char secret[80];     /* catalogue_state.cursor_secret */
-    struct db_op *state; /* the state read in flight */
+    bool loaded;               /* version and secret read */
+    bool fresh;                /* the version follows the listener: 304s allowed */
+    long long version;         /* catalogue_state.version */
+    char secret[80];           /* catalogue_state.cursor_secret */
+    struct db_op *state;       /* the state read in flight */
+    struct facet_slot *facets; /* FACET_SLOTS answers of the facet statement */
 };
 
 /* ---- parameters ---- */
@@ -488,96 +490,122 @@ static int sql_param(struct sql *q, const char *value)
     return q->n;
 }
 
+/*
+ * The query's tsquery and folded text, written out where used (not taken from a
+ * CTE): both are immutable functions of $1, which the planner folds to constants,
+ * so the GIN indexes serve the text and trigram conditions.
+ */
+#define TSQ "mcx_search_tsquery($1::text)"
+#define QT "lower(mcx_unaccent(btrim(coalesce($1::text, ''))))"
+
+/*
+ * The text candidates: the offers whose words match; only when none does, the
+ * ones whose folded title is close to the query (a typo: "machne lerning"). The
+ * second scan sits behind a one-time filter, so a query with word matches never
+ * pays for trigram matching.
+ */
+static const char candidates_sql[] =
+    "fts AS MATERIALIZED (SELECT o.id FROM offers o WHERE o.deleted_at IS NULL AND "
+    "o.search_vector @@ " TSQ "), "
+    "cand AS (SELECT id, false AS typo FROM fts UNION ALL SELECT o.id, true FROM offers o "
+    "WHERE NOT EXISTS (SELECT 1 FROM fts) AND o.deleted_at IS NULL AND " QT " <% o.title_text), ";
+
+/*
+ * Sort keys. Relevance: a title equal to the query first (+10), then the text rank
+ * (title words weigh most), or for typo matches the title's trigram similarity.
+ * start and ects match the expression indexes of 007_search.sql.
+ */
 static const char *const sort_key[] = {
-    [SEARCH_SORT_RELEVANCE] = "CASE WHEN q.tsq IS NULL AND q.qt = '' THEN 0::float8 ELSE "
-                              "((o.title_text = q.qt)::int * 10 + coalesce(ts_rank_cd("
-                              "o.search_vector, q.tsq), 0) + word_similarity(q.qt, "
-                              "o.title_text))::float8 END",
+    [SEARCH_SORT_RELEVANCE] =
+        "CASE WHEN $1::text IS NULL THEN 0::float8 WHEN c.typo THEN "
+        "word_similarity(" QT ", o.title_text)::float8 ELSE "
+        "((o.title_text = " QT ")::int * 10 + ts_rank(o.search_vector, " TSQ "))::float8 END",
     [SEARCH_SORT_START] = "coalesce(o.starts, 'infinity'::date)",
     [SEARCH_SORT_ECTS] = "coalesce(o.ects, 'Infinity'::numeric)",
     [SEARCH_SORT_TITLE] = "o.title_text",
 };
 static const char *const sort_type[] = {"float8", "date", "numeric", "text"};
 
-/* A filter's condition, or "true" when the filter is absent. */
-static void flag(struct sql *q, const char *alias, const char *value, const char *fmt)
+/* The filter conditions, each "true" when absent: [0] eqf .. [5] ects. */
+#define NFILTERS 6
+static const char *const flag_name[NFILTERS] = {"f_eqf",  "f_lang", "f_isced",
+                                                "f_mode", "f_inst", "f_ects"};
+
+static void filters(struct sql *q, const struct search_params *p, char cond[NFILTERS][160])
 {
-    buf_puts(&q->text, ", ");
-    if (value == NULL) {
-        buf_printf(&q->text, "true AS %s", alias);
-        return;
+    static const char *const fmt[5] = {
+        "o.eqf = ANY ($%d::int[])",
+        "o.languages && $%d::text[]",
+        "o.isced_codes && $%d::text[]",
+        "o.mode = ANY ($%d::text[])",
+        "o.institution_id = ANY ($%d::text[])",
+    };
+    const char *value[5] = {p->eqf, p->language, p->isced, p->mode, p->institution};
+
+    for (int i = 0; i < 5; i++) {
+        if (value[i] == NULL)
+            snprintf(cond[i], 160, "true");
+        else
+            snprintf(cond[i], 160, fmt[i], sql_param(q, value[i]));
     }
-    int n = sql_param(q, value);
-    buf_printf(&q->text, fmt, n);
-    buf_printf(&q->text, " AS %s", alias);
+    if (p->ects_min != NULL && p->ects_max != NULL) {
+        int lo = sql_param(q, p->ects_min), hi = sql_param(q, p->ects_max);
+        snprintf(cond[5], 160, "o.ects BETWEEN $%d::numeric AND $%d::numeric", lo, hi);
+    } else if (p->ects_min != NULL) {
+        snprintf(cond[5], 160, "o.ects >= $%d::numeric", sql_param(q, p->ects_min));
+    } else if (p->ects_max != NULL) {
+        snprintf(cond[5], 160, "o.ects <= $%d::numeric", sql_param(q, p->ects_max));
+    } else {
+        snprintf(cond[5], 160, "true");
+    }
 }
 
-static void facet(struct buf *b, const char *name, const char *expr, const char *from,
-                  const char *except)
+/* FROM and the WHERE every statement shares: live offers, the text, the dates. */
+static void from_where(struct sql *q, const struct search_params *p)
 {
-    static const char *const flags[] = {"f_eqf", "f_lang", "f_isced", "f_mode", "f_inst", "f_ects"};
-
-    buf_printf(b,
-               "'%s', (SELECT coalesce(jsonb_object_agg(k, c), '{}') FROM (SELECT %s AS k, "
-               "count(*) AS c FROM %s WHERE true",
-               name, expr, from);
-    for (size_t i = 0; i < MCX_ARRAY_LEN(flags); i++)
-        if (strcmp(flags[i], except) != 0)
-            buf_printf(b, " AND %s", flags[i]);
-    buf_printf(b, " GROUP BY 1 HAVING %s IS NOT NULL) f)", expr);
-}
-
-/*
- * $1 q; the filters in order; then the page. Columns: items (JSON text), more
- * (bool), last (pref|id|key of the last item shown), total, facets (JSON text).
- */
-static void sql_build(struct sql *q, const struct search_params *p, const struct keyset *after,
-                      const char *limit, const char *limit1)
-{
-    const char *dir = p->sort == SEARCH_SORT_RELEVANCE ? "DESC" : "ASC";
-    const char *cmp = p->sort == SEARCH_SORT_RELEVANCE ? "<" : ">";
     struct buf *t = &q->text;
 
-    buf_init(t);
-    q->n = 0;
-    sql_param(q, p->q);
-    buf_puts(t, "WITH q AS (SELECT mcx_search_tsquery($1) AS tsq, "
-                "lower(mcx_unaccent(btrim(coalesce($1, '')))) AS qt), "
-                "m AS (SELECT o.id, o.eqf, o.languages, o.isced_codes, o.mode, o.institution_id, "
-                "o.ects_band");
-    flag(q, "f_eqf", p->eqf, "o.eqf = ANY ($%d::int[])");
-    flag(q, "f_lang", p->language, "o.languages && $%d::text[]");
-    flag(q, "f_isced", p->isced, "o.isced_codes && $%d::text[]");
-    flag(q, "f_mode", p->mode, "o.mode = ANY ($%d::text[])");
-    flag(q, "f_inst", p->institution, "o.institution_id = ANY ($%d::text[])");
-    buf_puts(t, ", ");
-    if (p->ects_min == NULL && p->ects_max == NULL) {
-        buf_puts(t, "true AS f_ects");
-    } else {
-        buf_puts(t, "(true");
-        if (p->ects_min != NULL)
-            buf_printf(t, " AND o.ects >= $%d::numeric", sql_param(q, p->ects_min));
-        if (p->ects_max != NULL)
-            buf_printf(t, " AND o.ects <= $%d::numeric", sql_param(q, p->ects_max));
-        buf_puts(t, ") AS f_ects");
-    }
-    if (p->lang[0] != '\0')
-        buf_printf(t, ", (o.title ? $%d)::int AS pref", sql_param(q, p->lang));
-    else
-        buf_puts(t, ", 0 AS pref");
-    buf_printf(t, ", %s AS skey FROM offers o, q WHERE o.deleted_at IS NULL", sort_key[p->sort]);
+    buf_puts(t, " FROM offers o");
     if (p->q != NULL)
-        buf_puts(t, " AND (o.search_vector @@ q.tsq OR q.qt <% o.title_text)");
+        buf_puts(t, " JOIN cand c ON c.id = o.id");
+    /* $1 is named even without q, so that it has a type */
+    buf_puts(t, " WHERE o.deleted_at IS NULL AND ($1::text IS NULL OR true)");
     if (p->starts_after[0] != '\0')
         buf_printf(t, " AND o.starts >= $%d::date", sql_param(q, p->starts_after));
     if (p->starts_before[0] != '\0')
         buf_printf(t, " AND o.starts <= $%d::date", sql_param(q, p->starts_before));
-    buf_puts(t, "), hits AS (SELECT * FROM m WHERE f_eqf AND f_lang AND f_isced AND f_mode AND "
-                "f_inst AND f_ects), ");
-    buf_printf(t,
-               "page AS (SELECT id, pref, skey, row_number() OVER (ORDER BY pref DESC, skey %s, "
-               "id) AS rn FROM hits",
-               dir);
+}
+
+/*
+ * The page: columns items (JSON text), more (bool), last (pref|id|key of the last
+ * item shown), shown (a line per item: id then institution, for events_search).
+ */
+static void sql_page(struct sql *q, const struct search_params *p, const struct keyset *after,
+                     const char *limit, const char *limit1)
+{
+    const char *dir = p->sort == SEARCH_SORT_RELEVANCE ? "DESC" : "ASC";
+    const char *cmp = p->sort == SEARCH_SORT_RELEVANCE ? "<" : ">";
+    struct buf *t = &q->text;
+    char cond[NFILTERS][160];
+
+    buf_init(t);
+    q->n = 0;
+    sql_param(q, p->q);
+    buf_puts(t, "WITH ");
+    if (p->q != NULL)
+        buf_puts(t, candidates_sql);
+    buf_puts(t, "page AS (SELECT * FROM (SELECT o.id, o.institution_id, ");
+    if (p->lang[0] != '\0')
+        buf_printf(t, "(o.title ? $%d)::int AS pref", sql_param(q, p->lang));
+    else
+        buf_puts(t, "0 AS pref");
+    buf_printf(t, ", %s AS skey", sort_key[p->sort]);
+    from_where(q, p);
+    filters(q, p, cond);
+    for (int i = 0; i < NFILTERS; i++)
+        if (strcmp(cond[i], "true") != 0)
+            buf_printf(t, " AND %s", cond[i]);
+    buf_puts(t, ") x");
     if (after != NULL) {
         int pp = sql_param(q, after->pref), pk = sql_param(q, after->key);
         int pi = sql_param(q, after->id);
@@ -587,27 +615,90 @@ static void sql_build(struct sql *q, const struct search_params *p, const struct
                    pp, pp, cmp, pk, sort_type[p->sort], pk, sort_type[p->sort], pi);
     }
     int pl = sql_param(q, limit), pl1 = sql_param(q, limit1);
-    buf_printf(t, " ORDER BY pref DESC, skey %s, id LIMIT $%d::int) ", dir, pl1);
+    buf_printf(t,
+               " ORDER BY pref DESC, skey %s, id LIMIT $%d::int), "
+               "pg AS (SELECT *, row_number() OVER (ORDER BY pref DESC, skey %s, id) AS rn "
+               "FROM page) ",
+               dir, pl1, dir);
     buf_printf(t,
                "SELECT (SELECT coalesce(jsonb_agg(offers_api_json(p.id) ORDER BY p.rn), '[]') "
-               "FROM page p WHERE p.rn <= $%d::int)::text, "
-               "(SELECT count(*) FROM page) > $%d::int, "
-               "(SELECT p.pref || '|' || p.id || '|' || p.skey::text FROM page p "
-               "WHERE p.rn = $%d::int), (SELECT count(*) FROM hits), jsonb_build_object(",
-               pl, pl, pl);
-    facet(t, "eqf", "eqf::text", "m", "f_eqf");
+               "FROM pg p WHERE p.rn <= $%d::int)::text, "
+               "(SELECT count(*) FROM pg) > $%d::int, "
+               "(SELECT p.pref || '|' || p.id || '|' || p.skey::text FROM pg p "
+               "WHERE p.rn = $%d::int), "
+               "(SELECT string_agg(p.id::text || p.institution_id, E'\\n' ORDER BY p.rn) "
+               "FROM pg p WHERE p.rn <= $%d::int)",
+               pl, pl, pl, pl);
+}
+
+static void facet(struct buf *b, const char *name, const char *expr, const char *from, int except)
+{
+    buf_printf(b,
+               "'%s', (SELECT coalesce(jsonb_object_agg(k, c), '{}') FROM (SELECT %s AS k, "
+               "count(*) AS c FROM %s WHERE true",
+               name, expr, from);
+    for (int i = 0; i < NFILTERS; i++)
+        if (i != except)
+            buf_printf(b, " AND %s", flag_name[i]);
+    buf_printf(b, " GROUP BY 1 HAVING %s IS NOT NULL) f)", expr);
+}
+
+/*
+ * The total and the facets, each facet counted with every filter but its own:
+ * columns total, facets (JSON text). Its cost grows with the matches, so its
+ * answer is kept per catalogue version (struct facet_slot).
+ */
+static void sql_facets(struct sql *q, const struct search_params *p)
+{
+    struct buf *t = &q->text;
+    char cond[NFILTERS][160];
+
+    buf_init(t);
+    q->n = 0;
+    sql_param(q, p->q);
+    buf_puts(t, "WITH ");
+    if (p->q != NULL)
+        buf_puts(t, candidates_sql);
+    buf_puts(t, "m AS (SELECT o.eqf, o.languages, o.isced_codes, o.mode, o.institution_id, "
+                "o.ects_band");
+    filters(q, p, cond);
+    for (int i = 0; i < NFILTERS; i++)
+        buf_printf(t, ", %s AS %s", cond[i], flag_name[i]);
+    from_where(q, p);
+    buf_puts(t, ") SELECT (SELECT count(*) FROM m WHERE true");
+    for (int i = 0; i < NFILTERS; i++)
+        buf_printf(t, " AND %s", flag_name[i]);
+    buf_puts(t, "), jsonb_build_object(");
+    facet(t, "eqf", "eqf::text", "m", 0);
     buf_puts(t, ", ");
-    facet(t, "language", "l", "m, unnest(m.languages) l", "f_lang");
+    facet(t, "language", "l", "m, unnest(m.languages) l", 1);
     buf_puts(t, ", ");
     facet(t, "isced", "CASE WHEN length(c) = 2 THEN c END", "m, unnest(m.isced_codes) c",
-          "f_isced"); /* broad fields */
+          2); /* broad fields */
     buf_puts(t, ", ");
-    facet(t, "mode", "mode", "m", "f_mode");
+    facet(t, "mode", "mode", "m", 3);
     buf_puts(t, ", ");
-    facet(t, "institution", "institution_id", "m", "f_inst");
+    facet(t, "institution", "institution_id", "m", 4);
     buf_puts(t, ", ");
-    facet(t, "ects", "ects_band", "m", "f_ects");
+    facet(t, "ects", "ects_band", "m", 5);
     buf_puts(t, ")::text");
+}
+
+/* ---- the facet cache ---- */
+
+/* Answers of sql_facets, per (parameters, catalogue version); direct-mapped. */
+#define FACET_SLOTS 512
+
+struct facet_slot {
+    char key[33];
+    long long version;
+    char *total;
+    char *facets;
+};
+
+static struct facet_slot *facet_slot(struct search *s, const char *key)
+{
+    return &s->facets[strtoul(key + 24, NULL, 16) % FACET_SLOTS];
 }
 
 /* ---- the request ---- */
@@ -619,15 +710,27 @@ struct sreq {
     struct keyset after;
     bool has_after;
     char params_hash[33];
+    char facet_key[33];
     char etag[40];
     char limit[24], limit1[24];
-    struct db_op *op;
+    long long version;      /* of the catalogue when the statements were sent */
+    struct db_op *op, *fop; /* the page; the facets (NULL when cached) */
+    struct db_result *page; /* the page (kept while the facets run) */
+    bool page_kept;
+    char *total, *facets; /* the facet statement's answer, or the cache's */
+    struct db_error err;  /* the first failure */
+    bool failed;
+    bool sql_only; /* /debug/search-sql: answer with the statements, do not run them */
 };
 
 static void sreq_free(struct sreq *r)
 {
     search_params_cleanup(&r->p);
     free(r->after.key);
+    if (r->page_kept)
+        db_result_free(r->page);
+    free(r->total);
+    free(r->facets);
     free(r);
 }
 
@@ -636,6 +739,7 @@ static void sreq_cancel(void *data)
     struct sreq *r = data;
 
     db_op_cancel(r->op);
+    db_op_cancel(r->fop);
     sreq_free(r);
 }
 
@@ -674,18 +778,19 @@ static bool etag_matches(const char *header, const char *etag)
     return strcmp(header, "*") == 0;
 }
 
-static void searched(struct db_result *res, const struct db_error *err, void *arg)
+/* Both statements are in (or failed): the one reply. */
+static void sreq_reply(struct sreq *r)
 {
-    struct sreq *r = arg;
     struct http_request *req = sreq_detach(r);
+    struct db_result *res = r->page;
+    char visitor[EVENTS_VISITOR_SIZE];
     struct buf b;
 
-    r->op = NULL;
-    if (err != NULL && err->kind == DB_ERR_QUERY && strncmp(err->sqlstate, "22", 2) == 0) {
+    if (r->failed && r->err.kind == DB_ERR_QUERY && strncmp(r->err.sqlstate, "22", 2) == 0) {
         http_reply_error(req, 400, "invalid_parameter", "a parameter was refused: %s",
-                         err->message);
-    } else if (err != NULL) {
-        ops_reply_db_error(req, err);
+                         r->err.message);
+    } else if (r->failed) {
+        ops_reply_db_error(req, &r->err);
     } else {
         const char *more = db_result_value(res, 0, 1);
         const char *last = db_result_value(res, 0, 2);
@@ -694,26 +799,115 @@ static void searched(struct db_result *res, const struct db_error *err, void *ar
             next = cursor_make(r->s, r->params_hash, last);
         buf_init(&b);
         buf_printf(&b, "{\"items\":%s,\"facets\":%s,\"next_cursor\":", db_result_value(res, 0, 0),
-                   db_result_value(res, 0, 4));
+                   r->facets);
         if (next != NULL)
             buf_printf(&b, "\"%s\"", next);
         else
             buf_puts(&b, "null");
-        buf_printf(&b, ",\"total\":%s}", db_result_value(res, 0, 3));
+        buf_printf(&b, ",\"total\":%s}", r->total);
         free(next);
         if (r->etag[0] != '\0')
             http_response_header(req, "ETag", r->etag);
-        http_response_header(req, "Cache-Control", "no-cache");
+        /* a reply that sets the visitor cookie is for this client alone */
+        http_response_header(req, "Cache-Control",
+                             events_visitor(r->s->app->events, req, visitor) ? "private, no-cache"
+                                                                             : "no-cache");
+        events_search(r->s->app->events, req, visitor, &r->p, r->total, db_result_value(res, 0, 3));
         http_reply_json(req, 200, &b);
     }
     sreq_free(r);
+}
+
+static void sreq_failed(struct sreq *r, const struct db_error *err)
+{
+    if (!r->failed) {
+        r->failed = true;
+        r->err = *err;
+    }
+}
+
+static void page_done(struct db_result *res, const struct db_error *err, void *arg)
+{
+    struct sreq *r = arg;
+
+    r->op = NULL;
+    if (err != NULL)
+        sreq_failed(r, err);
+    r->page = res;
+    if (r->fop == NULL) {
+        sreq_reply(r); /* res is the pool's to free, after this returns */
+        return;
+    }
+    if (res != NULL) {
+        db_result_keep(res); /* until the facets are in */
+        r->page_kept = true;
+    }
+}
+
+static void facets_done(struct db_result *res, const struct db_error *err, void *arg)
+{
+    struct sreq *r = arg;
+    struct search *s = r->s;
+
+    r->fop = NULL;
+    if (err != NULL) {
+        sreq_failed(r, err);
+    } else {
+        r->total = xstrdup(db_result_value(res, 0, 0));
+        r->facets = xstrdup(db_result_value(res, 0, 1));
+        if (s->fresh && r->version == s->version) { /* still the current catalogue */
+            struct facet_slot *slot = facet_slot(s, r->facet_key);
+            free(slot->total);
+            free(slot->facets);
+            memcpy(slot->key, r->facet_key, sizeof(slot->key));
+            slot->version = r->version;
+            slot->total = xstrdup(r->total);
+            slot->facets = xstrdup(r->facets);
+        }
+    }
+    if (r->op == NULL)
+        sreq_reply(r);
+}
+
+/*
+ * The statements with each $n replaced by its value as an SQL literal (NULL, or
+ * quoted with '' doubled: the values were checked, and standard_conforming_strings
+ * is on), for script/bench to run the very same SQL with pgbench.
+ */
+static void sql_literal(const struct sql *q, struct buf *out)
+{
+    const char *p = q->text.data;
+
+    while (*p != '\0') {
+        if (*p == '$' && p[1] >= '1' && p[1] <= '9') {
+            int n = 0;
+            for (p++; *p >= '0' && *p <= '9'; p++)
+                n = n * 10 + (*p - '0');
+            const char *v = n >= 1 && n <= q->n ? q->params[n - 1] : NULL;
+            if (v == NULL) {
+                buf_puts(out, "NULL");
+                continue;
+            }
+            buf_putc(out, '\'');
+            for (; *v != '\0'; v++) {
+                if (*v == '\'')
+                    buf_putc(out, '\'');
+                buf_putc(out, *v);
+            }
+            buf_putc(out, '\'');
+            continue;
+        }
+        buf_putc(out, *p++);
+    }
+    buf_puts(out, ";\n");
 }
 
 /* Runs the search once the version and secret are known. */
 static void sreq_run(struct sreq *r)
 {
     struct search *s = r->s;
-    struct sql q;
+    struct facet_slot *slot;
+    struct sql page, fac;
 
     sha256_hex16(r->p.canon.data, r->p.canon.len, r->params_hash);
     if (r->p.cursor != NULL) {
@@ -732,7 +926,10 @@ static void sreq_run(struct sreq *r)
         etag_compute(s, r);
         if (etag_matches(http_request_header(r->req, "If-None-Match"), r->etag)) {
             struct http_request *req = sreq_detach(r);
+            char visitor[EVENTS_VISITOR_SIZE];
             http_response_header(req, "ETag", r->etag);
+            if (events_visitor(s->app->events, req, visitor)) /* not counted: a repeat */
+                http_response_header(req, "Cache-Control", "private, no-cache");
             http_reply(req, 304, NULL, NULL, 0);
             sreq_free(r);
             return;
@@ -740,9 +937,44 @@ static void sreq_run(struct sreq *r)
     }
     snprintf(r->limit, sizeof(r->limit), "%ld", r->p.limit);
     snprintf(r->limit1, sizeof(r->limit1), "%ld", r->p.limit + 1);
-    sql_build(&q, &r->p, r->has_after ? &r->after : NULL, r->limit, r->limit1);
-    r->op = db_query(s->app->pool, q.text.data, q.n, q.params, searched, r);
-    buf_cleanup(&q.text);
+    sql_page(&page, &r->p, r->has_after ? &r->after : NULL, r->limit, r->limit1);
+    sql_facets(&fac, &r->p);
+    if (r->sql_only) {
+        struct buf out;
+        buf_init(&out);
+        sql_literal(&page, &out);
+        buf_puts(&out, "-- facets (run when not cached)\n");
+        sql_literal(&fac, &out);
+        http_reply_buf(sreq_detach(r), 200, "text/plain; charset=utf-8", &out);
+        buf_cleanup(&page.text);
+        buf_cleanup(&fac.text);
+        sreq_free(r);
+        return;
+    }
+    /* the facets do not depend on the order, the language preference or the page */
+    {
+        struct buf key;
+        buf_init(&key);
+        buf_printf(&key, "%s|%s|%s|%s|%s|%s|%s|%s|%s|%s", r->p.q ? r->p.q : "\x01",
+                   r->p.language ? r->p.language : "", r->p.isced ? r->p.isced : "",
+                   r->p.eqf ? r->p.eqf : "", r->p.mode ? r->p.mode : "",
+                   r->p.institution ? r->p.institution : "", r->p.ects_min ? r->p.ects_min : "",
+                   r->p.ects_max ? r->p.ects_max : "", r->p.starts_after, r->p.starts_before);
+        sha256_hex16(key.data, key.len, r->facet_key);
+        buf_cleanup(&key);
+    }
+    r->version = s->version;
+    slot = facet_slot(s, r->facet_key);
+    if (s->fresh && slot->total != NULL && slot->version == s->version &&
+        strcmp(slot->key, r->facet_key) == 0) {
+        r->total = xstrdup(slot->total);
+        r->facets = xstrdup(slot->facets);
+    } else {
+        r->fop = db_query(s->app->pool, fac.text.data, fac.n, fac.params, facets_done, r);
+    }
+    r->op = db_query(s->app->pool, page.text.data, page.n, page.params, page_done, r);
+    buf_cleanup(&page.text);
+    buf_cleanup(&fac.text);
 }
 
 /* ---- the catalogue state ---- */
@@ -807,13 +1039,13 @@ void search_catalogue_changed(struct search *s, const char *payload)
         s->version = v;
 }
 
-static void handle_search(struct http_request *req, void *arg)
+static void search_start(struct http_request *req, struct search *s, bool sql_only)
 {
-    struct search *s = arg;
     struct sreq *r;
     struct mcx_error err;
 
     r = xcalloc(1, sizeof(*r));
+    r->sql_only = sql_only;
     if (search_params_parse(http_request_query_string(req),
                             http_request_header(req, "Accept-Language"), &r->p, &err) != 0) {
         http_reply_error(req, 400, err.code, "%s", err.message);
@@ -830,11 +1062,22 @@ static void handle_search(struct http_request *req, void *arg)
     sreq_run(r);
 }
 
+static void handle_search(struct http_request *req, void *arg)
+{
+    search_start(req, arg, false);
+}
+
+static void handle_search_sql(struct http_request *req, void *arg)
+{
+    search_start(req, arg, true);
+}
+
 struct search *search_new(struct mcxd *app)
 {
     struct search *s = xcalloc(1, sizeof(*s));
 
     s->app = app;
+    s->facets = xcalloc(FACET_SLOTS, sizeof(*s->facets));
     return s;
 }
 
@@ -843,10 +1086,17 @@ void search_free(struct search *s)
     if (s == NULL)
         return;
     db_op_cancel(s->state);
+    for (size_t i = 0; i < FACET_SLOTS; i++) {
+        free(s->facets[i].total);
+        free(s->facets[i].facets);
+    }
+    free(s->facets);
     free(s);
 }
 
 void search_routes_add(struct mcxd *app, struct search *s)
 {
     router_add(app->router, HTTP_GET, "/api/v1/offers", handle_search, s, 0);
+    if (app->cfg->debug_endpoints) /* benchmarks only: shows the SQL a search runs */
+        router_add(app->router, HTTP_GET, "/debug/search-sql", handle_search_sql, s, 0);
 }

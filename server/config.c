@@ -85,6 +85,9 @@ static const struct opt opts[] = {
      86400000, "MS", "first retry after a failed harvest; doubles, with jitter (default 60000)"},
     {"harvest-concurrency", "MCX_HARVEST_CONCURRENCY", OPT_LONG, OFF(harvest_concurrency), 1, 1000,
      "N", "partner feeds fetched at once per worker (default 16)"},
+    {"events-flush-ms", "MCX_EVENTS_FLUSH_MS", OPT_LONG, OFF(events_flush_ms), 10, 3600000, "MS",
+     "exposure events (searches, offer reads) are written at least this often; a crash "
+     "loses at most this much (default 1000)"},
     {"migrate", "MCX_MIGRATE", OPT_FLAG, OFF(migrate), 0, 0, NULL,
      "apply pending migrations before serving"},
     {"debug-endpoints", "MCX_DEBUG_ENDPOINTS", OPT_FLAG, OFF(debug_endpoints), 0, 0, NULL,
@@ -125,6 +128,7 @@ void config_init(struct mcx_config *cfg)
     cfg->harvest_max_body = (size_t)256 * 1024 * 1024;
     cfg->harvest_backoff_ms = 60000;
     cfg->harvest_concurrency = 16;
+    cfg->events_flush_ms = 1000;
 }
 
 void config_cleanup(struct mcx_config *cfg)

@@ -43,6 +43,7 @@ struct mcx_config {
     size_t harvest_max_body;
     long harvest_backoff_ms;
     long harvest_concurrency;
+    long events_flush_ms;
     bool show_help;
     bool show_version;
 };

@@ -17,6 +17,7 @@
 
 #include <event2/event.h>
 
+#include "catalogue/events.h"
 #include "catalogue/ewp.h"
 #include "catalogue/feeds.h"
 #include "catalogue/harvest.h"
@@ -62,11 +63,19 @@ static void raise_fd_limit(void)
     }
 }
 
-static void drain_done(void *arg)
+static void events_drained(void *arg)
 {
     struct mcxd *app = arg;
 
     event_base_loopexit(app->base, NULL);
+}
+
+/* No request is left to record an event: write what waits, while the pool is open. */
+static void drain_done(void *arg)
+{
+    struct mcxd *app = arg;
+
+    events_drain(app->events, events_drained, app);
 }
 
 static void on_signal(evutil_socket_t sig, short what, void *arg)
@@ -142,6 +151,14 @@ static int app_init(struct mcxd *app, const struct mcx_config *cfg, int worker,
     app->router = router_new();
     app->http = http_server_new(app->base, &hc, app->router, app->metrics);
     app->client = client_new(app->base);
+    struct events_config ec = {
+        .node = app->node,
+        .worker = worker,
+        .flush_ms = (int)cfg->events_flush_ms,
+        /* behind a TLS-terminating proxy the public URL says what the browser sees */
+        .secure_cookie = sh->tls != NULL || strncmp(cfg->public_url, "https://", 8) == 0,
+    };
+    app->events = events_new(app->base, app->pool, app->metrics, &ec);
     if (cfg->harvest) {
         struct harvest_config hv = {
             .tick_ms = (int)cfg->harvest_tick_ms,
@@ -174,6 +191,7 @@ static void app_cleanup(struct mcxd *app)
     db_listener_free(app->listener);
     search_free(app->search);
     harvester_free(app->harvester);
+    events_free(app->events);
     client_free(app->client);
     http_server_free(app->http);
     router_free(app->router);

@@ -21,6 +21,7 @@ struct ewp_schemas;
 struct http_client;
 struct harvester;
 struct sigauth_sweeper;
+struct events;
 
 /* The one process context (per worker); handlers get it as their route arg. */
 struct mcxd {
@@ -41,6 +42,7 @@ struct mcxd {
     struct sigauth_sweeper *sweeper;
     struct search *search;        /* GET /api/v1/offers */
     struct db_listener *listener; /* LISTEN mcx_catalogue */
+    struct events *events;        /* exposure counting: searches and offer reads */
     int64_t started_us;
 };
 

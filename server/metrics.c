@@ -27,8 +27,18 @@ struct route_hist {
     double sum;
 };
 
+#define MAX_SOURCES 8
+#define MAX_SOURCE_GAUGES 16 /* series one source may add */
+
+struct source {
+    metrics_source_fn fn;
+    void *arg;
+};
+
 struct metrics {
     int worker;
+    struct source sources[MAX_SOURCES];
+    int nsources;
     struct status_count *counts;
     size_t ncounts;
     struct route_hist *hists;
@@ -165,13 +175,37 @@ static void render_gauges(const struct metrics *m, const struct metrics_gauge *g
     }
 }
 
+void metrics_source_add(struct metrics *m, metrics_source_fn fn, void *arg)
+{
+    if (m->nsources >= MAX_SOURCES)
+        abort(); /* a programming error: raise MAX_SOURCES */
+    m->sources[m->nsources++] = (struct source){fn, arg};
+}
+
+void metrics_source_remove(struct metrics *m, void *arg)
+{
+    for (int i = 0; i < m->nsources; i++)
+        if (m->sources[i].arg == arg) {
+            memmove(&m->sources[i], &m->sources[i + 1],
+                    sizeof(m->sources[0]) * (size_t)(m->nsources - i - 1));
+            m->nsources--;
+            i--;
+        }
+}
+
 void metrics_render(const struct metrics *m, const struct metrics_gauge *gauges, int ngauges,
                     struct buf *out)
 {
+    struct metrics_gauge g[MAX_SOURCE_GAUGES];
+
     render_requests(m, out);
     buf_puts(out, "# HELP mcx_http_request_duration_seconds Time from request head to reply.\n"
                   "# TYPE mcx_http_request_duration_seconds histogram\n");
     for (size_t i = 0; i < m->nhists; i++)
         render_hist(m, &m->hists[i], out);
     render_gauges(m, gauges, ngauges, out);
+    for (int i = 0; i < m->nsources; i++) {
+        int n = m->sources[i].fn(m->sources[i].arg, g, MAX_SOURCE_GAUGES);
+        render_gauges(m, g, n, out);
+    }
 }

@@ -63,6 +63,8 @@ DECLARE
                                        ' ', 'g'));
     expr text;
     cfg regconfig;
+    one tsquery;
+    seen text[] := '{}';
     result tsquery := '';
 BEGIN
     IF words = '' THEN
@@ -75,7 +77,11 @@ BEGIN
                                'pg_catalog.danish', 'pg_catalog.finnish', 'pg_catalog.hungarian',
                                'pg_catalog.norwegian', 'pg_catalog.romanian',
                                'pg_catalog.russian', 'pg_catalog.turkish']::regconfig[] LOOP
-        result := result || to_tsquery(cfg, expr);
+        one := to_tsquery(cfg, expr);
+        IF one::text <> '' AND NOT one::text = ANY (seen) THEN
+            seen := seen || one::text; -- most languages stem alike: keep each variant once
+            result := result || one;
+        END IF;
     END LOOP;
     RETURN result;
 END
@@ -116,8 +122,12 @@ CREATE INDEX offers_title_trgm_idx ON offers USING gin (title_text gin_trgm_ops)
 CREATE INDEX offers_languages_idx ON offers USING gin (languages) WHERE deleted_at IS NULL;
 CREATE INDEX offers_isced_codes_idx ON offers USING gin (isced_codes) WHERE deleted_at IS NULL;
 -- keyset orders of the non-relevance sorts
-CREATE INDEX offers_sort_start_idx ON offers (starts, id) WHERE deleted_at IS NULL;
-CREATE INDEX offers_sort_ects_idx ON offers (ects, id) WHERE deleted_at IS NULL;
+-- (the expressions are the sort keys of catalogue/search.c: no offer sorts before
+-- the first page for want of a date or credits)
+CREATE INDEX offers_sort_start_idx ON offers ((coalesce(starts, 'infinity'::date)), id)
+    WHERE deleted_at IS NULL;
+CREATE INDEX offers_sort_ects_idx ON offers ((coalesce(ects, 'Infinity'::numeric)), id)
+    WHERE deleted_at IS NULL;
 CREATE INDEX offers_sort_title_idx ON offers (title_text, id) WHERE deleted_at IS NULL;
 
 -- The catalogue's version: one row, bumped once per writing statement, and
