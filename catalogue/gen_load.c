@@ -20,12 +20,12 @@
 #include "catalogue/gen.h"
 #include "catalogue/loq.h"
 #include "catalogue/publish.h"
+#include "catalogue/publish_cli.h"
 #include "catalogue/store.h"
 #include "catalogue/words.h"
 #include "server/db.h"
 #include "server/json.h"
 
-#define BATCH 500 /* offers per statement, as publish_cli.c */
 #define MAX_ERRORS_SHOWN 10
 
 /* The statement of `mcx institution add` (server/cli.c), minus the error when it exists. */
@@ -80,18 +80,6 @@ static int exec(struct load *l, const char *sql, int n, const char *const *param
             strstr(err.message, "does not exist") ? " (is the database migrated? mcx migrate)"
                                                   : "");
     return -1;
-}
-
-static struct loq_schemas *schemas_load(const char *dir)
-{
-    struct mcx_error err;
-    struct loq_schemas *s = loq_schemas_load(dir ? dir : "schemas/loq", &err);
-
-    if (s == NULL && dir == NULL)
-        s = loq_schemas_load(MCX_SOURCE_DIR "/schemas/loq", &err);
-    if (s == NULL)
-        fprintf(stderr, "mcx gen-corpus: cannot load the LOQ schemas: %s\n", err.message);
-    return s;
 }
 
 /* Offers of institution k in a corpus of N over K: k, k+K, … below N. */
@@ -236,50 +224,6 @@ static int institution_ensure(struct load *l, const struct gen_corpus_institutio
     return rc;
 }
 
-/* Valid items [from, to) as one statement; the document travels with the first. */
-static int store_batch(struct load *l, const char *inst, const struct buf *doc, const char *sha,
-                       const struct loq_doc *d, size_t from, size_t to)
-{
-    struct buf items;
-    struct db_result *res = NULL;
-    int rc;
-
-    buf_init(&items);
-    store_items_begin(&items);
-    for (size_t i = from; i < to; i++)
-        if (d->items[i].ok)
-            store_item_append(&items, &d->items[i].offer);
-    store_items_end(&items);
-    const char *params[6] = {inst, l->o->actor, "loq", from == 0 ? doc->data : "", sha, items.data};
-    rc = exec(l, store_put_many_sql, 6, params, &res);
-    if (rc == 0)
-        store_counts_add(&l->c, res);
-    db_result_free(res);
-    buf_cleanup(&items);
-    return rc;
-}
-
-/* One document in one transaction, as publish_cli.c stores a file. */
-static int store_doc(struct load *l, const char *inst, const struct buf *doc,
-                     const struct loq_doc *d)
-{
-    char sha[65];
-
-    store_sha256_hex(doc->data, doc->len, sha);
-    if (exec(l, "BEGIN", 0, NULL, NULL) != 0)
-        return -1;
-    for (size_t from = 0; from < d->nitems; from += BATCH) {
-        size_t to = from + BATCH < d->nitems ? from + BATCH : d->nitems;
-        if (store_batch(l, inst, doc, sha, d, from, to) != 0)
-            goto fail;
-    }
-    if (exec(l, "COMMIT", 0, NULL, NULL) == 0)
-        return 0;
-fail:
-    exec(l, "ROLLBACK", 0, NULL, NULL);
-    return -1;
-}
-
 /* Generated offers are meant to be valid: any that is not is a bug, so say why. */
 static void rejects_report(struct load *l, const struct loq_doc *d)
 {
@@ -337,7 +281,8 @@ static int job_store(struct load *l, const struct job *j, bool *is_new)
         *is_new = added == 1;
     }
     rejects_report(l, &j->d);
-    if (store_doc(l, inst.id, &j->doc, &j->d) != 0)
+    if (publish_cli_store(l->db, "mcx gen-corpus", inst.id, l->o->actor, &j->doc, &j->d, false,
+                          false, &l->c) != 0)
         return -1;
     l->done += j->n;
     progress(l, j, inst.id, *is_new);
@@ -400,7 +345,7 @@ int gen_load_run(struct db_sync *db, const struct gen_load_opts *o, FILE *report
 
     l.ninst = o->ninstitutions < o->count ? o->ninstitutions : o->count;
     l.t0 = mcx_now_us();
-    if ((l.schemas = schemas_load(o->schema_dir)) == NULL)
+    if ((l.schemas = publish_cli_schemas(o->schema_dir, "mcx gen-corpus")) == NULL)
         return 1;
     pthread_mutex_init(&l.mu, NULL);
     pthread_cond_init(&l.cv, NULL);

@@ -270,6 +270,21 @@ struct feed_item {
 };
 
 /*
+ * Sends one store statement for the partner: $3 format, $4 the document (kept
+ * once per content), $6 items, $7 a text[] (the keep-list or the deleted ids).
+ */
+static void job_store(struct job *j, const char *sql, const char *format, const char *body,
+                      size_t len, const struct buf *items, const struct buf *list, db_result_cb cb)
+{
+    char sha[65], actor[160];
+
+    store_sha256_hex(body, len, sha);
+    snprintf(actor, sizeof(actor), "harvest:%s", j->partner);
+    const char *params[7] = {j->partner, actor, format, body, sha, items->data, list->data};
+    j->op = db_query(j->h->app->pool, sql, 7, params, cb, j);
+}
+
+/*
  * Stores a parsed full feed: every valid item, and the partner's offers the feed no
  * longer lists are tombstoned (invalid items still count as listed: their last good
  * version stays). An invalid item with no external id could be any offer: then
@@ -279,7 +294,6 @@ static void job_store_items(struct job *j, const struct client_response *resp, c
                             const struct feed_item *fi, size_t n)
 {
     struct buf items, keep;
-    char sha[65], actor[160];
     bool sweep = true;
 
     buf_init(&items);
@@ -308,11 +322,8 @@ static void job_store_items(struct job *j, const struct client_response *resp, c
         buf_puts(&keep, "{}"); /* store_replicate_sql: removes only these, i.e. none */
     }
     j->fetched = (int)n;
-    store_sha256_hex(resp->body, resp->body_len, sha);
-    snprintf(actor, sizeof(actor), "harvest:%s", j->partner);
-    const char *params[7] = {j->partner, actor, format, resp->body, sha, items.data, keep.data};
-    j->op = db_query(j->h->app->pool, sweep ? store_harvest_sql : store_replicate_sql, 7, params,
-                     job_stored, j);
+    job_store(j, sweep ? store_harvest_sql : store_replicate_sql, format, resp->body,
+              resp->body_len, &items, &keep, job_stored);
     buf_cleanup(&items);
     buf_cleanup(&keep);
 }
@@ -539,18 +550,13 @@ static void job_page_stored(struct db_result *res, const struct db_error *err, v
 static void job_store_page(struct job *j, const char *format, const char *body, size_t len,
                            struct buf *items, struct buf *gone)
 {
-    char sha[65], actor[160];
-
     store_items_end(items);
     store_keep_end(gone);
     if (items->len <= 2 && gone->len <= 2) { /* "[]" and "{}": nothing to store */
         job_next(j);
         return;
     }
-    store_sha256_hex(body, len, sha);
-    snprintf(actor, sizeof(actor), "harvest:%s", j->partner);
-    const char *params[7] = {j->partner, actor, format, body, sha, items->data, gone->data};
-    j->op = db_query(j->h->app->pool, store_replicate_sql, 7, params, job_page_stored, j);
+    job_store(j, store_replicate_sql, format, body, len, items, gone, job_page_stored);
 }
 
 static const char *entry_string(const struct json_value *e, const char *key)

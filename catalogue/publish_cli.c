@@ -42,7 +42,7 @@ static int read_file(const char *path, struct buf *out)
     return 0;
 }
 
-static struct loq_schemas *schemas_load(const char *dir)
+struct loq_schemas *publish_cli_schemas(const char *dir, const char *who)
 {
     struct mcx_error err;
     struct loq_schemas *s = loq_schemas_load(dir ? dir : "schemas/loq", &err);
@@ -50,28 +50,37 @@ static struct loq_schemas *schemas_load(const char *dir)
     if (s == NULL && dir == NULL)
         s = loq_schemas_load(MCX_SOURCE_DIR "/schemas/loq", &err);
     if (s == NULL)
-        fprintf(stderr, "mcx publish: cannot load the LOQ schemas: %s\n", err.message);
+        fprintf(stderr, "%s: cannot load the LOQ schemas: %s\n", who, err.message);
     return s;
 }
 
-static int exec(struct db_sync *db, const char *sql, int n, const char *const *params,
-                struct db_result **res)
+static int exec(struct db_sync *db, const char *who, const char *sql, int n,
+                const char *const *params, struct db_result **res)
 {
     struct mcx_error err;
 
     if (db_sync_exec(db, sql, n, params, res, &err) == 0)
         return 0;
-    if (strstr(err.message, "institution") != NULL || strstr(err.message, "foreign key"))
-        fprintf(stderr, "mcx publish: %s (is the institution registered?)\n", err.message);
+    if (strstr(err.message, "does not exist") != NULL)
+        fprintf(stderr, "%s: %s (is the database migrated? mcx migrate)\n", who, err.message);
+    else if (strstr(err.message, "institution") != NULL || strstr(err.message, "foreign key"))
+        fprintf(stderr, "%s: %s (is the institution registered?)\n", who, err.message);
     else
-        fprintf(stderr, "mcx publish: %s\n", err.message);
+        fprintf(stderr, "%s: %s\n", who, err.message);
     return -1;
 }
 
+/* What one store needs besides the database. */
+struct store_job {
+    const char *who, *inst, *actor;
+    const struct buf *doc;
+    const char *sha;
+    const struct loq_doc *d;
+    struct store_counts *c;
+};
+
 /* Stores valid items [from, to) as one batch. */
-static int store_batch(struct db_sync *db, const struct publish_cli_opts *o, const struct buf *doc,
-                       const char *sha, const struct loq_doc *d, size_t from, size_t to,
-                       struct store_counts *c)
+static int store_batch(struct db_sync *db, const struct store_job *sj, size_t from, size_t to)
 {
     struct buf items;
     struct db_result *res = NULL;
@@ -80,22 +89,21 @@ static int store_batch(struct db_sync *db, const struct publish_cli_opts *o, con
     buf_init(&items);
     store_items_begin(&items);
     for (size_t i = from; i < to; i++)
-        if (d->items[i].ok)
-            store_item_append(&items, &d->items[i].offer);
+        if (sj->d->items[i].ok)
+            store_item_append(&items, &sj->d->items[i].offer);
     store_items_end(&items);
     /* The document travels once: later batches find its row by hash. */
-    const char *params[6] = {o->institution, o->actor, "loq", from == 0 ? doc->data : "", sha,
-                             items.data};
-    rc = exec(db, store_put_many_sql, 6, params, &res);
+    const char *params[6] = {sj->inst, sj->actor, "loq", from == 0 ? sj->doc->data : "",
+                             sj->sha,  items.data};
+    rc = exec(db, sj->who, store_put_many_sql, 6, params, &res);
     if (rc == 0)
-        store_counts_add(c, res);
+        store_counts_add(sj->c, res);
     db_result_free(res);
     buf_cleanup(&items);
     return rc;
 }
 
-static int tombstone_absent(struct db_sync *db, const struct publish_cli_opts *o,
-                            const struct loq_doc *d, struct store_counts *c)
+static int tombstone_absent(struct db_sync *db, const struct store_job *sj)
 {
     struct buf keep;
     struct db_result *res = NULL;
@@ -103,41 +111,44 @@ static int tombstone_absent(struct db_sync *db, const struct publish_cli_opts *o
 
     buf_init(&keep);
     store_keep_begin(&keep);
-    for (size_t i = 0; i < d->nitems; i++)
-        if (d->items[i].external_id && d->items[i].external_id[0])
-            store_keep_append(&keep, d->items[i].external_id);
+    for (size_t i = 0; i < sj->d->nitems; i++)
+        if (sj->d->items[i].external_id && sj->d->items[i].external_id[0])
+            store_keep_append(&keep, sj->d->items[i].external_id);
     store_keep_end(&keep);
-    const char *params[3] = {o->institution, o->actor, keep.data};
-    rc = exec(db, "SELECT id FROM offers_tombstone($1, $2, NULL, $3::text[])", 3, params, &res);
+    const char *params[3] = {sj->inst, sj->actor, keep.data};
+    rc = exec(db, sj->who, "SELECT id FROM offers_tombstone($1, $2, NULL, $3::text[])", 3, params,
+              &res);
     if (rc == 0)
-        c->removed += db_result_rows(res);
+        sj->c->removed += db_result_rows(res);
     db_result_free(res);
     buf_cleanup(&keep);
     return rc;
 }
 
-static int store_all(struct db_sync *db, const struct publish_cli_opts *o, const struct buf *doc,
-                     const struct loq_doc *d, struct store_counts *c)
+int publish_cli_store(struct db_sync *db, const char *who, const char *inst, const char *actor,
+                      const struct buf *doc, const struct loq_doc *d, bool replace, bool progress,
+                      struct store_counts *c)
 {
     char sha[65];
+    struct store_job sj = {who, inst, actor, doc, sha, d, c};
 
     store_sha256_hex(doc->data, doc->len, sha);
-    if (exec(db, "BEGIN", 0, NULL, NULL) != 0)
+    if (exec(db, who, "BEGIN", 0, NULL, NULL) != 0)
         return -1;
     for (size_t from = 0; from < d->nitems; from += BATCH) {
         size_t to = from + BATCH < d->nitems ? from + BATCH : d->nitems;
-        if (store_batch(db, o, doc, sha, d, from, to, c) != 0)
+        if (store_batch(db, &sj, from, to) != 0)
             goto fail;
-        if (d->nitems > BATCH)
-            fprintf(stderr, "mcx publish: %zu/%zu offers processed\n", to, d->nitems);
+        if (progress && d->nitems > BATCH)
+            fprintf(stderr, "%s: %zu/%zu offers processed\n", who, to, d->nitems);
     }
-    if (o->replace && tombstone_absent(db, o, d, c) != 0)
+    if (replace && tombstone_absent(db, &sj) != 0)
         goto fail;
-    if (exec(db, "COMMIT", 0, NULL, NULL) != 0)
+    if (exec(db, who, "COMMIT", 0, NULL, NULL) != 0)
         goto fail;
     return 0;
 fail:
-    exec(db, "ROLLBACK", 0, NULL, NULL);
+    exec(db, who, "ROLLBACK", 0, NULL, NULL);
     return -1;
 }
 
@@ -169,7 +180,8 @@ int publish_cli_run(struct db_sync *db, const struct publish_cli_opts *o, FILE *
     int rc = 1;
 
     buf_init(&doc);
-    if (read_file(o->file, &doc) != 0 || (schemas = schemas_load(o->schema_dir)) == NULL)
+    if (read_file(o->file, &doc) != 0 ||
+        (schemas = publish_cli_schemas(o->schema_dir, "mcx publish")) == NULL)
         goto out;
     if (!utf8_is_valid(doc.data, doc.len)) {
         fprintf(stderr, "mcx publish: %s is not valid UTF-8\n", o->file);
@@ -182,7 +194,8 @@ int publish_cli_run(struct db_sync *db, const struct publish_cli_opts *o, FILE *
     }
     store_reject_duplicates(&d);
     fprintf(stderr, "mcx publish: %zu offers read from %s\n", d.nitems, o->file);
-    if (store_all(db, o, &doc, &d, &c) != 0)
+    if (publish_cli_store(db, "mcx publish", o->institution, o->actor, &doc, &d, o->replace, true,
+                          &c) != 0)
         goto out;
     for (size_t i = 0; i < d.nitems; i++)
         rejected += !d.items[i].ok;

@@ -1,10 +1,12 @@
 /*
- * search.c — GET /api/v1/offers. One statement per request builds the page, the
- * total and the facets (schemas/sql/007_search.sql has the vectors, indexes and
- * functions it uses); this file checks the parameters, composes that statement
- * with numbered parameters only (nothing a client sends is ever SQL text), signs
- * and checks the keyset cursors, and answers 304 when the client's ETag names the
- * current catalogue version.
+ * search.c — GET /api/v1/offers. Two statements per request, sent at once: the
+ * page, and the total with the facets, whose answer is then kept per parameters
+ * and catalogue version, so later pages and repeated searches cost the page alone
+ * (schemas/sql/007_search.sql has the vectors, indexes and functions they use).
+ * This file checks the parameters, composes the statements with numbered
+ * parameters only (nothing a client sends is ever SQL text), signs and checks the
+ * keyset cursors, and answers 304 when the client's ETag names the current
+ * catalogue version.
  *
  * The order is (preferred language first, key, id): the key is the relevance
  * score, the start date, the ECTS or the folded title. A cursor carries the last
@@ -560,6 +562,17 @@ static void filters(struct sql *q, const struct search_params *p, char cond[NFIL
     }
 }
 
+/* Every statement starts alike: $1 is q, then the text candidates when there is one. */
+static void sql_begin(struct sql *q, const struct search_params *p)
+{
+    buf_init(&q->text);
+    q->n = 0;
+    sql_param(q, p->q);
+    buf_puts(&q->text, "WITH ");
+    if (p->q != NULL)
+        buf_puts(&q->text, candidates_sql);
+}
+
 /* FROM and the WHERE every statement shares: live offers, the text, the dates. */
 static void from_where(struct sql *q, const struct search_params *p)
 {
@@ -588,12 +601,7 @@ static void sql_page(struct sql *q, const struct search_params *p, const struct 
     struct buf *t = &q->text;
     char cond[NFILTERS][160];
 
-    buf_init(t);
-    q->n = 0;
-    sql_param(q, p->q);
-    buf_puts(t, "WITH ");
-    if (p->q != NULL)
-        buf_puts(t, candidates_sql);
+    sql_begin(q, p);
     buf_puts(t, "page AS (SELECT * FROM (SELECT o.id, o.institution_id, ");
     if (p->lang[0] != '\0')
         buf_printf(t, "(o.title ? $%d)::int AS pref", sql_param(q, p->lang));
@@ -653,12 +661,7 @@ static void sql_facets(struct sql *q, const struct search_params *p)
     struct buf *t = &q->text;
     char cond[NFILTERS][160];
 
-    buf_init(t);
-    q->n = 0;
-    sql_param(q, p->q);
-    buf_puts(t, "WITH ");
-    if (p->q != NULL)
-        buf_puts(t, candidates_sql);
+    sql_begin(q, p);
     buf_puts(t, "m AS (SELECT o.eqf, o.languages, o.isced_codes, o.mode, o.institution_id, "
                 "o.ects_band");
     filters(q, p, cond);
@@ -922,6 +925,10 @@ static void sreq_run(struct sreq *r)
         r->has_after = true;
     }
     r->etag[0] = '\0';
+    /* the version is current only while the listener is up (a silent break is
+     * noticed by its keepalive within 40 s) */
+    if (!db_listener_connected(s->app->listener))
+        s->fresh = false;
     if (s->fresh) {
         etag_compute(s, r);
         if (etag_matches(http_request_header(r->req, "If-None-Match"), r->etag)) {

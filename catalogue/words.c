@@ -241,8 +241,8 @@ static const char *const de_title_forms[] = {
 static const char *const de_openers[] = {
     "Der Kurs führt in die zentralen Begriffe und Methoden %O ein.",
     "Wer diesen Kurs belegt, lernt die Grundlagen %O anhand von Fallstudien kennen.",
-    "Der Kurs bietet Studierenden der Partnerhochschulen einen praktischen Überblick über die "
-    "Welt %O.",
+    ("Der Kurs bietet Studierenden der Partnerhochschulen einen praktischen Überblick über die "
+     "Welt %O."),
     "Forschende aus dem Fach verbinden in diesem Kurs Theorie und Praxis %O.",
     "In kleinen internationalen Gruppen vertiefen die Teilnehmenden ihr Verständnis %O.",
 };
@@ -253,8 +253,8 @@ static const char *const de_middles[] = {
     "Gastvortragende zeigen, wie Fachleute %J %V.",
 };
 static const char *const de_modes[] = {
-    "Der Unterricht findet vollständig online statt, mit aufgezeichneten Vorlesungen und "
-    "Live-Seminaren.",
+    ("Der Unterricht findet vollständig online statt, mit aufgezeichneten Vorlesungen und "
+     "Live-Seminaren."),
     "Der Kurs verbindet Online-Lernen mit einer Intensivwoche auf dem Campus.",
     "Die Lehrveranstaltungen finden in kleinen Gruppen auf dem Campus statt.",
 };
@@ -389,8 +389,8 @@ static const char *const fr_middles[] = {
     "Des intervenants extérieurs montrent comment %V %J dans la pratique professionnelle.",
 };
 static const char *const fr_modes[] = {
-    "L'enseignement a lieu entièrement en ligne, avec des cours enregistrés et des séminaires "
-    "en direct.",
+    ("L'enseignement a lieu entièrement en ligne, avec des cours enregistrés et des séminaires "
+     "en direct."),
     "Le cours associe l'apprentissage en ligne à une semaine intensive sur le campus.",
     "Les cours ont lieu sur le campus, en petits groupes, avec un encadrement étroit.",
 };

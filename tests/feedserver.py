@@ -30,6 +30,8 @@ EWP partner stand-ins: any number, each under its own /ewp/NAME/ (NAME: letters,
 digits, ".", "_", "-"), each an EWP host for one HEI serving its catalogue through
 the Courses API 0.7.1 and the Simple Course Replication API 1.0.0 (samples/ewp
 README §1). A stand-in exists once a test has loaded it (op "load" below).
+Only /ewp/NAME/{manifest.xml,courses,scr,control} are stand-in endpoints: any other
+/ewp/... path is a file under --root, like every other path.
 
     GET  /ewp/NAME/manifest.xml   Discovery v6 manifest: one host covering the HEI,
                                   implementing Courses (max-los-ids, default 3) and
@@ -339,6 +341,8 @@ class Handler(BaseHTTPRequestHandler):
 
     def ewp(self, rest, raw_query, body):
         name, _, endpoint = rest[1:].partition("/")
+        if endpoint not in ("control", "manifest.xml", "courses", "scr"):
+            return self.serve_file("/ewp" + rest)  # a file under --root/ewp (the samples)
         if not EWP_NAME.fullmatch(name):
             return self.send_body(404, b"not found\n")
         if endpoint == "control":

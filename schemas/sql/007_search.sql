@@ -178,3 +178,65 @@ BEGIN
                    current_database());
 END
 $$;
+
+-- The bulk store of 003, unchanged but for one thing: the generated columns above
+-- make an INSERT attempt costly (a tsvector per language), so an item whose live
+-- offer already has its content hash skips the INSERT instead of being turned
+-- away by ON CONFLICT ... WHERE. Same outcomes; a re-publish or a re-harvest of an
+-- unchanged catalogue writes nothing.
+CREATE OR REPLACE FUNCTION offers_put_many(p_institution text, p_actor text, p_source bigint, p_items jsonb,
+                                p_partner text DEFAULT NULL)
+RETURNS TABLE (idx integer, external_id text, outcome text)
+LANGUAGE sql AS $$
+    WITH items AS (
+        SELECT (x.o - 1)::integer AS idx, x.e->>'external_id' AS external_id, x.e->>'hash' AS hash,
+               x.e->'doc' AS doc, offers_json_array(x.e->'completeness') AS completeness
+          FROM jsonb_array_elements(p_items) WITH ORDINALITY AS x(e, o)
+    ), prev AS (
+        SELECT o.id, o.external_id, o.content_hash, o.deleted_at
+          FROM offers o JOIN items i ON o.external_id = i.external_id
+         WHERE o.institution_id = p_institution
+           FOR UPDATE OF o
+    ), up AS (
+        INSERT INTO offers AS o (institution_id, external_id, content_hash, doc, completeness,
+                                 source_id, title, languages, isced, eqf, ects, mode,
+                                 starts, ends, application_deadline, partner_id)
+        SELECT p_institution, i.external_id, i.hash, i.doc, i.completeness, p_source,
+               coalesce(i.doc->'title', '{}'), offers_json_array(i.doc->'languages'),
+               offers_json_array(i.doc->'isced'), (i.doc->>'eqf')::smallint,
+               (i.doc->>'ects')::numeric, i.doc->>'mode', offers_json_date(i.doc->>'starts'),
+               offers_json_date(i.doc->>'ends'), offers_json_date(i.doc->>'application_deadline'),
+               p_partner
+          FROM items i
+         -- an unchanged live offer is not even tried: the generated search columns
+         -- would be computed for nothing before ON CONFLICT found it
+         WHERE NOT EXISTS (SELECT 1 FROM prev p WHERE p.external_id = i.external_id
+                              AND p.content_hash = i.hash AND p.deleted_at IS NULL)
+        ON CONFLICT (institution_id, external_id) DO UPDATE SET
+            content_hash = EXCLUDED.content_hash, doc = EXCLUDED.doc,
+            completeness = EXCLUDED.completeness, source_id = EXCLUDED.source_id,
+            title = EXCLUDED.title, languages = EXCLUDED.languages, isced = EXCLUDED.isced,
+            eqf = EXCLUDED.eqf, ects = EXCLUDED.ects, mode = EXCLUDED.mode,
+            starts = EXCLUDED.starts, ends = EXCLUDED.ends,
+            application_deadline = EXCLUDED.application_deadline, partner_id = EXCLUDED.partner_id,
+            version = o.version + 1, updated_at = now(), deleted_at = NULL
+         WHERE o.content_hash <> EXCLUDED.content_hash OR o.deleted_at IS NOT NULL
+        RETURNING o.id, o.external_id
+    ), aud AS (
+        INSERT INTO audit_log (actor, action, entity, entity_id, before_hash, after_hash, details)
+        SELECT p_actor,
+               CASE WHEN p.id IS NULL THEN 'create' WHEN p.deleted_at IS NOT NULL THEN 'restore'
+                    ELSE 'update' END,
+               'offer', u.id::text, p.content_hash, i.hash,
+               jsonb_build_object('institution', p_institution, 'external_id', u.external_id)
+          FROM up u JOIN items i ON i.external_id = u.external_id
+          LEFT JOIN prev p ON p.external_id = u.external_id
+    )
+    SELECT i.idx, i.external_id,
+           CASE WHEN u.id IS NULL THEN 'unchanged' WHEN p.id IS NULL THEN 'created'
+                ELSE 'updated' END
+      FROM items i
+      LEFT JOIN up u ON u.external_id = i.external_id
+      LEFT JOIN prev p ON p.external_id = i.external_id
+     ORDER BY i.idx
+$$;
