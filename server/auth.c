@@ -1,8 +1,9 @@
 /*
  * auth.c — bearer tokens (mcx_<uuid>_<secret>, stored as SHA-256 of the secret),
- * scrypt password hashes, and the async check of an Authorization header against
- * api_tokens. Secrets are compared with CRYPTO_memcmp so that the time an answer
- * takes says nothing about how much of a guess was right.
+ * browser sessions (a cookie secret, likewise stored hashed, and a CSRF token),
+ * scrypt password hashes, and the async checks of a request's credentials against
+ * api_tokens and sessions. Secrets are compared with CRYPTO_memcmp so that the time
+ * an answer takes says nothing about how much of a guess was right.
  */
 #include "server/auth.h"
 
@@ -365,6 +366,100 @@ int auth_password_generate(char *out, size_t out_size)
     return 0;
 }
 
+/* A hash of a random password that was thrown away, with auth_password_hash's
+ * parameters: what a sign-in checks when there is no hash to check. */
+static const char auth_dummy_hash[] =
+    "scrypt$32768$8$1$M9ZJ4jeWYofbU6HsdPReOQ==$yZb7IfUkVjwqI4F+6FZ8GBALZTsj4V4D7GLOPuAi0Ew=";
+
+int auth_password_check(const char *password, const char *encoded)
+{
+    if (encoded == NULL) {
+        (void)auth_password_verify(password, auth_dummy_hash);
+        return -1;
+    }
+    return auth_password_verify(password, encoded);
+}
+
+/* ---- sessions ---- */
+
+/* AUTH_SECRET_BYTES random bytes as lowercase hex into out (AUTH_SECRET_SIZE). */
+static int random_secret(char out[AUTH_SECRET_SIZE])
+{
+    unsigned char raw[AUTH_SECRET_BYTES];
+
+    out[0] = '\0';
+    if (RAND_bytes(raw, sizeof(raw)) != 1)
+        return -1;
+    hex_encode(raw, sizeof(raw), out);
+    OPENSSL_cleanse(raw, sizeof(raw));
+    return 0;
+}
+
+int auth_session_generate(struct auth_session *s)
+{
+    memset(s, 0, sizeof(*s));
+    if (random_secret(s->secret) < 0 || random_secret(s->csrf_token) < 0 ||
+        auth_secret_hash(s->secret, s->id) < 0) {
+        OPENSSL_cleanse(s, sizeof(*s));
+        return -1;
+    }
+    return 0;
+}
+
+static bool is_blank(char c)
+{
+    return c == ' ' || c == '\t';
+}
+
+/* One cookie-pair of a Cookie header, [p, end) with '=' at eq: true and the value in
+ * secret when it is mcx_session with a well-formed secret. */
+static bool cookie_pair_session(const char *p, const char *eq, const char *end,
+                                char secret[AUTH_SECRET_SIZE])
+{
+    const size_t name_len = sizeof(AUTH_SESSION_COOKIE) - 1;
+    const char *name_end = eq, *v = eq + 1, *v_end = end;
+
+    while (name_end > p && is_blank(name_end[-1]))
+        name_end--;
+    while (v < v_end && is_blank(*v))
+        v++;
+    while (v_end > v && is_blank(v_end[-1]))
+        v_end--;
+    if ((size_t)(name_end - p) != name_len || memcmp(p, AUTH_SESSION_COOKIE, name_len) != 0 ||
+        v_end - v != AUTH_SECRET_LEN)
+        return false;
+    for (int i = 0; i < AUTH_SECRET_LEN; i++)
+        if (!is_lower_hex(v[i]))
+            return false;
+    memcpy(secret, v, AUTH_SECRET_LEN);
+    secret[AUTH_SECRET_LEN] = '\0';
+    return true;
+}
+
+bool auth_cookie_session(const char *h, char secret[AUTH_SECRET_SIZE])
+{
+    secret[0] = '\0';
+    if (h == NULL)
+        return false;
+    while (*h != '\0') {
+        const char *end = h + strcspn(h, ";");
+        const char *eq = memchr(h, '=', (size_t)(end - h));
+        while (h < end && is_blank(*h))
+            h++;
+        if (eq != NULL && cookie_pair_session(h, eq, end, secret))
+            return true;
+        h = *end == ';' ? end + 1 : end;
+    }
+    return false;
+}
+
+void auth_session_cookie(char out[AUTH_SET_COOKIE_SIZE], const char *secret, bool is_secure)
+{
+    snprintf(out, AUTH_SET_COOKIE_SIZE, "%s=%s; Path=/; Max-Age=%d; HttpOnly; SameSite=Lax%s",
+             AUTH_SESSION_COOKIE, secret != NULL ? secret : "",
+             secret != NULL ? AUTH_SESSION_MAX_AGE : 0, is_secure ? "; Secure" : "");
+}
+
 /* ---- e-mail addresses ---- */
 
 static bool email_label_is_valid(const char *s, size_t len)
@@ -438,6 +533,9 @@ bool auth_may_write_institution(const struct auth_user *u, const char *instituti
 #define AUTH_MSG_MISSING "authentication required: send Authorization: Bearer TOKEN"
 #define AUTH_MSG_MALFORMED "malformed bearer token"
 #define AUTH_MSG_INVALID "invalid or revoked token"
+#define AUTH_MSG_SIGN_IN "authentication required: sign in, or send Authorization: Bearer TOKEN"
+#define AUTH_MSG_SESSION "the session has expired or was signed out: sign in again"
+#define AUTH_MSG_CSRF "missing or wrong " AUTH_CSRF_HEADER " header: send the session's csrf_token"
 
 /*
  * The row of a live token and its user. The UPDATE in the same statement marks the
@@ -456,14 +554,29 @@ static const char auth_token_sql[] =
     "  AND (tok.last_used_at IS NULL OR tok.last_used_at < now() - interval '1 minute'))"
     " SELECT secret_hash, user_id::text, email, role, institution_id FROM tok";
 
+/*
+ * A live session and its user. The session id is the SHA-256 of the cookie's secret,
+ * found by equality in the primary key: what the lookup's time could tell is about a
+ * hash the caller cannot steer, not about the secret.
+ */
+static const char auth_session_sql[] =
+    "SELECT s.csrf_token, u.id::text, u.email, u.role, coalesce(u.institution_id, '')"
+    " FROM sessions s JOIN users u ON u.id = s.user_id"
+    " WHERE s.id = $1 AND s.expires_at > now() AND u.disabled_at IS NULL";
+
 struct auth_op {
     struct db_op *query;
     struct event *timer; /* delivers an answer known at once on the next loop turn */
     int status;
     const char *message;
-    auth_bearer_cb cb;
+    auth_bearer_cb cb;   /* auth_bearer_begin's caller, or */
+    auth_request_cb rcb; /* auth_request_begin's or auth_session_begin's */
     void *arg;
-    char secret_hash[AUTH_HASH_HEX_SIZE];
+    char secret_hash[AUTH_HASH_HEX_SIZE]; /* of the token's or the cookie's secret */
+    bool is_session;
+    bool needs_csrf;                   /* a session write: csrf_given must match */
+    char csrf_given[AUTH_SECRET_SIZE]; /* the request's X-CSRF-Token, "" if none or malformed */
+    struct auth_session session;       /* the session found (secret ""), once checked */
 };
 
 static void auth_op_free(struct auth_op *op)
@@ -477,11 +590,18 @@ static void auth_op_finish(struct auth_op *op, const struct auth_user *user, int
                            const char *message)
 {
     auth_bearer_cb cb = op->cb;
+    auth_request_cb rcb = op->rcb;
     void *arg = op->arg;
+    struct auth_session session = op->session;
+    bool has_session = user != NULL && op->is_session;
 
     /* Freed first: the callback may well free what owns the op. */
     auth_op_free(op);
-    cb(user, status, message, arg);
+    if (rcb != NULL)
+        rcb(user, has_session ? &session : NULL, status, message, arg);
+    else
+        cb(user, status, message, arg);
+    OPENSSL_cleanse(&session, sizeof(session));
 }
 
 static void auth_on_timer(evutil_socket_t fd, short what, void *arg)
@@ -530,6 +650,33 @@ static int auth_user_from_row(const struct db_result *res, struct auth_user *u)
     return 0;
 }
 
+/* A session's row (auth_session_sql): the user, once the CSRF token is checked. */
+static void auth_on_session(struct auth_op *op, const struct db_result *res)
+{
+    struct auth_user user;
+    const char *csrf = db_result_rows(res) == 1 ? db_result_value(res, 0, 0) : NULL;
+
+    memset(&user, 0, sizeof(user));
+    if (csrf == NULL) {
+        auth_op_finish(op, NULL, 401, AUTH_MSG_SESSION);
+        return;
+    }
+    /* a 64-character token both sides: auth_hash_equal compares in constant time */
+    if (op->needs_csrf && !auth_hash_equal(op->csrf_given, csrf)) {
+        auth_op_finish(op, NULL, 403, AUTH_MSG_CSRF);
+        return;
+    }
+    if (auth_user_from_row(res, &user) < 0 ||
+        mcx_strlcpy(op->session.csrf_token, csrf, sizeof(op->session.csrf_token)) >=
+            sizeof(op->session.csrf_token)) {
+        fprintf(stderr, "{\"level\":\"error\",\"msg\":\"auth: unreadable session row\"}\n");
+        auth_op_finish(op, NULL, 500, "the database reported an error");
+        return;
+    }
+    memcpy(op->session.id, op->secret_hash, sizeof(op->session.id));
+    auth_op_finish(op, &user, 200, "ok");
+}
+
 static void auth_on_result(struct db_result *res, const struct db_error *err, void *arg)
 {
     struct auth_op *op = arg;
@@ -542,6 +689,10 @@ static void auth_on_result(struct db_result *res, const struct db_error *err, vo
     if (err != NULL) {
         status = auth_status_of_db_error(err, &message);
         auth_op_finish(op, NULL, status, message);
+        return;
+    }
+    if (op->is_session) {
+        auth_on_session(op, res);
         return;
     }
     if (db_result_rows(res) != 1 || !auth_hash_equal(db_result_value(res, 0, 0), op->secret_hash)) {
@@ -573,17 +724,15 @@ static struct auth_op *auth_op_defer(struct auth_op *op, struct event_base *base
     return op;
 }
 
-struct auth_op *auth_bearer_begin(struct event_base *base, struct db_pool *pool,
-                                  const char *authorization, auth_bearer_cb cb, void *arg)
+/* Starts the check of an Authorization header value for an op made by the caller. */
+static struct auth_op *auth_bearer_start(struct auth_op *op, struct event_base *base,
+                                         struct db_pool *pool, const char *authorization)
 {
-    struct auth_op *op = xcalloc(1, sizeof(*op));
     char token[AUTH_TOKEN_SIZE];
     char id[AUTH_UUID_LEN + 1];
     char secret[AUTH_SECRET_SIZE];
     const char *params[2];
 
-    op->cb = cb;
-    op->arg = arg;
     if (authorization == NULL || *authorization == '\0')
         return auth_op_defer(op, base, 401, AUTH_MSG_MISSING);
     if (auth_bearer_parse(authorization, token, sizeof(token)) < 0 ||
@@ -602,6 +751,75 @@ struct auth_op *auth_bearer_begin(struct event_base *base, struct db_pool *pool,
     params[1] = op->secret_hash;
     op->query = db_query(pool, auth_token_sql, 2, params, auth_on_result, op);
     return op;
+}
+
+struct auth_op *auth_bearer_begin(struct event_base *base, struct db_pool *pool,
+                                  const char *authorization, auth_bearer_cb cb, void *arg)
+{
+    struct auth_op *op = xcalloc(1, sizeof(*op));
+
+    op->cb = cb;
+    op->arg = arg;
+    return auth_bearer_start(op, base, pool, authorization);
+}
+
+/* Safe methods (RFC 9110 §9.2.1) change nothing, so they need no CSRF token. */
+static bool method_is_safe(enum http_method m)
+{
+    return m == HTTP_GET || m == HTTP_HEAD || m == HTTP_OPTIONS;
+}
+
+/* Starts the check of the request's session cookie for an op made by the caller. */
+static struct auth_op *auth_session_start(struct auth_op *op, struct event_base *base,
+                                          struct db_pool *pool, struct http_request *req)
+{
+    char secret[AUTH_SECRET_SIZE] = "";
+    const char *h, *csrf;
+    const char *params[1];
+    bool is_found = false;
+
+    /* RFC 6265 §5.4 says one Cookie field, but HTTP/2 gateways may split it */
+    for (size_t i = 0; !is_found && (h = http_request_header_nth(req, "Cookie", i)) != NULL; i++)
+        is_found = auth_cookie_session(h, secret);
+    if (!is_found)
+        return auth_op_defer(op, base, 401, AUTH_MSG_SIGN_IN);
+    if (auth_secret_hash(secret, op->secret_hash) < 0) {
+        OPENSSL_cleanse(secret, sizeof(secret));
+        return auth_op_defer(op, base, 500, "cannot hash the session");
+    }
+    OPENSSL_cleanse(secret, sizeof(secret));
+    op->is_session = true;
+    op->needs_csrf = !method_is_safe(http_request_method(req));
+    csrf = http_request_header(req, AUTH_CSRF_HEADER);
+    if (csrf != NULL && strnlen(csrf, AUTH_SECRET_SIZE) == AUTH_SECRET_LEN)
+        memcpy(op->csrf_given, csrf, AUTH_SECRET_SIZE);
+    params[0] = op->secret_hash;
+    op->query = db_query(pool, auth_session_sql, 1, params, auth_on_result, op);
+    return op;
+}
+
+struct auth_op *auth_session_begin(struct event_base *base, struct db_pool *pool,
+                                   struct http_request *req, auth_request_cb cb, void *arg)
+{
+    struct auth_op *op = xcalloc(1, sizeof(*op));
+
+    op->rcb = cb;
+    op->arg = arg;
+    return auth_session_start(op, base, pool, req);
+}
+
+struct auth_op *auth_request_begin(struct event_base *base, struct db_pool *pool,
+                                   struct http_request *req, auth_request_cb cb, void *arg)
+{
+    struct auth_op *op = xcalloc(1, sizeof(*op));
+    const char *authorization = http_request_header(req, "Authorization");
+
+    op->rcb = cb;
+    op->arg = arg;
+    /* An explicit credential wins: a bad token is refused, not passed over for a cookie. */
+    if (authorization != NULL && *authorization != '\0')
+        return auth_bearer_start(op, base, pool, authorization);
+    return auth_session_start(op, base, pool, req);
 }
 
 void auth_op_cancel(struct auth_op *op)

@@ -1,7 +1,8 @@
 /*
- * auth.h — who is calling: API bearer tokens, password hashes, and the async
- * bearer check that publishing handlers run before they touch data. `mcx token`
- * and `mcx user` (server/cli.c) create what the checks here accept.
+ * auth.h — who is calling: API bearer tokens, browser sessions with their CSRF
+ * tokens, password hashes, and the async checks that handlers run before they touch
+ * data. `mcx token` and `mcx user` (server/cli.c) and sign-in (server/accounts.c)
+ * create what the checks here accept.
  */
 #ifndef MCX_AUTH_H
 #define MCX_AUTH_H
@@ -90,6 +91,48 @@ int auth_password_generate(char *out, size_t out_size);
  */
 bool auth_email_is_valid(const char *email);
 
+/*
+ * Login's check: auth_password_verify, except that with encoded NULL (no such user,
+ * or one who cannot sign in with a password) a fixed hash of the same cost is checked
+ * instead and -1 returned. The answer then takes as long either way, so its time does
+ * not tell whether an address has an account.
+ */
+int auth_password_check(const char *password, const char *encoded);
+
+/* ---- browser sessions (DESIGN §5 "Accounts") ---- */
+
+/*
+ * The cookie holds a secret of AUTH_SECRET_LEN lowercase hex digits (32 random
+ * bytes); the sessions row's id is its SHA-256 (auth_secret_hash), so a leaked table
+ * opens no session. The CSRF token is another 64 hex digits, kept as is: it stops
+ * other sites (which cannot read it), not a reader of the database. A session lasts
+ * AUTH_SESSION_MAX_AGE from sign-in, however busy it is.
+ */
+#define AUTH_SESSION_COOKIE "mcx_session"
+#define AUTH_SESSION_MAX_AGE (14 * 24 * 3600) /* seconds */
+#define AUTH_CSRF_HEADER "X-CSRF-Token"
+#define AUTH_SET_COOKIE_SIZE 160 /* a Set-Cookie value of auth_session_cookie */
+
+struct auth_session {
+    char secret[AUTH_SECRET_SIZE];     /* for the cookie only, never stored */
+    char id[AUTH_HASH_HEX_SIZE];       /* SHA-256 of the secret: sessions.id */
+    char csrf_token[AUTH_SECRET_SIZE]; /* sessions.csrf_token */
+};
+
+/* A new session from the OS CSPRNG. -1 if the CSPRNG or the hash fails. */
+int auth_session_generate(struct auth_session *s);
+
+/* The first well-formed mcx_session value of a Cookie header (RFC 6265 §4.2.1):
+ * true and the secret in secret, else false and secret "". */
+bool auth_cookie_session(const char *cookie_header, char secret[AUTH_SECRET_SIZE]);
+
+/*
+ * The Set-Cookie value for secret, or (secret NULL) one that clears the cookie:
+ * HttpOnly (no script reads it), SameSite=Lax (other sites' POSTs go without it),
+ * Path=/, Max-Age, and Secure when is_secure (the node is reached over HTTPS).
+ */
+void auth_session_cookie(char out[AUTH_SET_COOKIE_SIZE], const char *secret, bool is_secure);
+
 /* ---- the caller of an API request ---- */
 
 struct auth_user {
@@ -125,6 +168,30 @@ typedef void (*auth_bearer_cb)(const struct auth_user *user, int status, const c
  */
 struct auth_op *auth_bearer_begin(struct event_base *base, struct db_pool *pool,
                                   const char *authorization, auth_bearer_cb cb, void *arg);
+
+/*
+ * As auth_bearer_cb, plus session: the session the request was signed in by, with its
+ * id and csrf_token (its secret is "": the server never keeps it), or NULL when a
+ * bearer token signed it in or the check failed.
+ */
+typedef void (*auth_request_cb)(const struct auth_user *user, const struct auth_session *session,
+                                int status, const char *message, void *arg);
+
+/*
+ * Authenticates an API request by either credential, for handlers that browsers and
+ * scripts both call. With an Authorization header it is auth_bearer_begin (a bearer
+ * token needs no CSRF token: a browser never sends one on its own). Otherwise the
+ * mcx_session cookie must name a live session (not expired, user not disabled), and
+ * every method but GET, HEAD and OPTIONS must carry X-CSRF-Token equal to the
+ * session's token: 403 when it is missing or wrong. Neither credential, or a cookie
+ * that names no live session: 401. Otherwise the contract is auth_bearer_begin's; req
+ * is read only during this call.
+ */
+struct auth_op *auth_request_begin(struct event_base *base, struct db_pool *pool,
+                                   struct http_request *req, auth_request_cb cb, void *arg);
+/* The same by the session cookie alone (an Authorization header is ignored). */
+struct auth_op *auth_session_begin(struct event_base *base, struct db_pool *pool,
+                                   struct http_request *req, auth_request_cb cb, void *arg);
 /* Stops a pending check: cb will not run. Only before cb has run; NULL is a no-op. */
 void auth_op_cancel(struct auth_op *op);
 

@@ -17,6 +17,7 @@
 
 #include <event2/event.h>
 
+#include "catalogue/applications.h"
 #include "catalogue/events.h"
 #include "catalogue/ewp.h"
 #include "catalogue/feeds.h"
@@ -27,6 +28,7 @@
 #include "catalogue/publish.h"
 #include "catalogue/search.h"
 #include "catalogue/sigauth.h"
+#include "server/accounts.h"
 #include "server/client.h"
 #include "server/db.h"
 #include "server/http.h"
@@ -173,6 +175,8 @@ static int app_init(struct mcxd *app, const struct mcx_config *cfg, int worker,
     app->sweeper = sigauth_sweeper_new(app);
     ops_routes_add(app);
     publish_routes_add(app);
+    accounts_routes_add(app);
+    applications_routes_add(app);
     partners_routes_add(app);
     feeds_routes_add(app);
     manifest_routes_add(app);

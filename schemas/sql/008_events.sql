@@ -2,7 +2,9 @@
 -- issue 7): every answered search, every offer a search page showed and every
 -- offer read, as one row each. Workers buffer rows and write them in batches
 -- (catalogue/events.c), so `at` is when it happened and `flushed_at` when the
--- batch was written: one value per batch.
+-- batch was written: one value per batch. A student's first application to an
+-- offer (issue 8) is a row too, written by the statement that records the
+-- application (catalogue/applications.c), never batched, without a visitor.
 --
 -- No foreign keys: a row must be writable on the hot path without touching
 -- offers or institutions, and stays when its offer is deleted later (the counts
@@ -11,7 +13,7 @@
 CREATE TABLE events (
     id bigserial PRIMARY KEY,
     at timestamptz NOT NULL,
-    kind text NOT NULL CHECK (kind IN ('search', 'impression', 'view')),
+    kind text NOT NULL CHECK (kind IN ('search', 'impression', 'view', 'application')),
     visitor text CHECK (visitor ~ '^[0-9a-f]{32}$'),
     offer_id uuid,
     institution_id text,
@@ -21,13 +23,17 @@ CREATE TABLE events (
 );
 
 COMMENT ON TABLE events IS
-    'exposure events for the impact figures; append-only, written in batches by mcxd';
-COMMENT ON COLUMN events.at IS 'when the search or read was answered (not when written)';
+    'events for the impact figures; append-only, written by mcxd (exposure in batches)';
+COMMENT ON COLUMN events.at IS
+    'when the search or read was answered, or the application made (not when written)';
 COMMENT ON COLUMN events.kind IS
-    'search: one answered search page; impression: an offer that page showed; view: an offer read';
+    'search: one answered search page; impression: an offer that page showed; view: an offer read; '
+    'application: a student''s first application to an offer (009_applications.sql)';
 COMMENT ON COLUMN events.visitor IS
-    'the mcx_vid cookie (32 random hex digits), NULL when the client sent DNT: 1 or Sec-GPC: 1';
-COMMENT ON COLUMN events.institution_id IS 'the offer''s institution (impressions and views)';
+    'the mcx_vid cookie (32 random hex digits), NULL when the client sent DNT: 1 or Sec-GPC: 1, '
+    'and always for applications';
+COMMENT ON COLUMN events.institution_id IS
+    'the offer''s institution (impressions, views and applications)';
 COMMENT ON COLUMN events.detail IS
     'search: its canonical parameters and total; view: the representation read (format)';
 COMMENT ON COLUMN events.node IS 'the mcxd worker that answered (host:pid/worker)';

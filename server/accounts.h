@@ -1,0 +1,21 @@
+/*
+ * accounts.h — the accounts API (DESIGN §5 "Accounts"): student sign-up, and the
+ * browser session: sign in (an HttpOnly cookie plus a CSRF token), who is signed in,
+ * sign out. mcxd.c registers the routes; later requests are checked by
+ * auth_request_begin (server/auth.h). Staff accounts come from `mcx user add`.
+ */
+#ifndef MCX_ACCOUNTS_H
+#define MCX_ACCOUNTS_H
+
+struct mcxd;
+
+/* Largest sign-up or sign-in body: a 1024-byte password fits even fully escaped. */
+#define ACCOUNTS_MAX_BODY ((size_t)16 * 1024)
+/* A new password: at least this many characters (Unicode code points), at most
+ * AUTH_PASSWORD_MAX_LEN bytes. */
+#define ACCOUNTS_PASSWORD_MIN_CHARS 10
+#define ACCOUNTS_NAME_MAX_BYTES 200
+
+void accounts_routes_add(struct mcxd *app);
+
+#endif
