@@ -19,6 +19,8 @@
 #include <string.h>
 #include <strings.h>
 
+#include <openssl/crypto.h>
+
 #include "server/auth.h"
 #include "server/db.h"
 #include "server/http.h"
@@ -112,9 +114,10 @@ static struct acct *acct_new(struct http_request *req, struct mcxd *app)
 
 static void acct_free(struct acct *a)
 {
-    explicit_bzero(a->password, sizeof(a->password));
-    explicit_bzero(&a->session, sizeof(a->session));
-    explicit_bzero(a->csrf_token, sizeof(a->csrf_token));
+    OPENSSL_cleanse(a->password, sizeof(a->password));
+    OPENSSL_cleanse(&a->session,
+                    sizeof(a->session)); /* not explicit_bzero: gcc -O2 misreads the struct */
+    OPENSSL_cleanse(a->csrf_token, sizeof(a->csrf_token));
     free(a->name);
     free(a->institution);
     free(a);
@@ -405,7 +408,7 @@ static void handle_signup(struct http_request *req, void *arg)
         acct_free(a);
         return;
     }
-    explicit_bzero(a->password, sizeof(a->password));
+    OPENSSL_cleanse(a->password, sizeof(a->password));
     params[0] = a->email;
     params[1] = hash;
     params[2] = a->institution;
@@ -474,7 +477,7 @@ static void signin_found(struct db_result *res, const struct db_error *err, void
     if (db_result_rows(res) == 1 && strcmp(db_result_value(res, 0, 2), "t") == 0)
         hash = db_result_value(res, 0, 1);
     rc = auth_password_check(a->password, hash);
-    explicit_bzero(a->password, sizeof(a->password));
+    OPENSSL_cleanse(a->password, sizeof(a->password));
     if (rc != 0) {
         reply_bad_credentials(acct_detach(a));
         acct_free(a);
