@@ -383,25 +383,37 @@ static void signup_done(struct db_result *res, const struct db_error *err, void 
     acct_free(a);
 }
 
-static void handle_signup(struct http_request *req, void *arg)
+typedef int (*acct_reader)(struct acct *a, const struct json_value *v, struct mcx_error *err);
+
+/* A new acct filled from the request's JSON body by read; NULL once a 4xx is answered. */
+static struct acct *acct_from_body(struct http_request *req, struct mcxd *app, acct_reader read)
 {
-    struct acct *a = acct_new(req, arg);
+    struct acct *a = acct_new(req, app);
     struct json_value *v = read_body(req);
     struct mcx_error err;
-    char hash[AUTH_PASSWORD_HASH_SIZE];
-    const char *params[4];
 
     if (v == NULL) {
         acct_free(a);
-        return;
+        return NULL;
     }
-    if (signup_read(a, v, &err) < 0) {
+    if (read(a, v, &err) < 0) {
         json_value_free(v);
         http_reply_mcx_error(req, 400, &err);
         acct_free(a);
-        return;
+        return NULL;
     }
     json_value_free(v);
+    return a;
+}
+
+static void handle_signup(struct http_request *req, void *arg)
+{
+    struct acct *a = acct_from_body(req, arg, signup_read);
+    char hash[AUTH_PASSWORD_HASH_SIZE];
+    const char *params[4];
+
+    if (a == NULL)
+        return;
     /* Hashed even when the address turns out to be taken: both answers cost the same. */
     if (auth_password_hash(a->password, hash, sizeof(hash)) < 0) {
         http_reply_error(req, 500, "internal_error", "cannot hash the password");
@@ -515,23 +527,12 @@ static int signin_read(struct acct *a, const struct json_value *v, struct mcx_er
 
 static void handle_signin(struct http_request *req, void *arg)
 {
-    struct acct *a = acct_new(req, arg);
-    struct json_value *v = read_body(req);
-    struct mcx_error err;
+    struct acct *a = acct_from_body(req, arg, signin_read);
     char secret[AUTH_SECRET_SIZE];
     const char *params[1];
 
-    if (v == NULL) {
-        acct_free(a);
+    if (a == NULL)
         return;
-    }
-    if (signin_read(a, v, &err) < 0) {
-        json_value_free(v);
-        http_reply_mcx_error(req, 400, &err);
-        acct_free(a);
-        return;
-    }
-    json_value_free(v);
     if (request_session(req, secret) && auth_secret_hash(secret, a->old_session) < 0)
         a->old_session[0] = '\0';
     explicit_bzero(secret, sizeof(secret));
