@@ -636,7 +636,9 @@ static void conn_finish_setup(struct db_conn *conn, PGresult *r)
         return;
     }
     PQclear(r);
-    conn->backoff_ms = 0;
+    /* backoff_ms is kept: conn_reconnect_after_break resets it only for a connection
+     * that stayed up, so a server that accepts and then drops is not retried every
+     * 100 ms forever */
     conn->up_since_us = mcx_now_us();
     pool->is_down = false;
     conn_make_idle(conn);
