@@ -762,9 +762,9 @@ static void etag_compute(const struct search *s, struct sreq *r)
     buf_init(&b);
     buf_printf(&b, "%lld\n%s%s\n%ld", s->version, r->p.canon.data, r->p.cursor ? r->p.cursor : "",
                r->p.limit);
-    r->etag[0] = '"';
-    sha256_hex16(b.data, b.len, r->etag + 1);
-    strcat(r->etag, "\"");
+    char digest[33];
+    sha256_hex16(b.data, b.len, digest);
+    snprintf(r->etag, sizeof(r->etag), "\"%s\"", digest);
     buf_cleanup(&b);
 }
 
