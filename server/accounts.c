@@ -27,6 +27,7 @@
 #include "server/json.h"
 #include "server/jsonparse.h"
 #include "server/mcxd.h"
+#include "server/offload.h"
 #include "server/ops.h"
 #include "server/router.h"
 
@@ -89,6 +90,7 @@ struct acct {
     struct mcxd *app;
     struct auth_op *auth;
     struct db_op *op;
+    struct offload_job *job; /* scrypt, on a helper thread */
     char email[256];
     char password[AUTH_PASSWORD_MAX_LEN + 1];
     char *name;                           /* sign-up: NULL for none */
@@ -129,7 +131,50 @@ static void acct_cancel(void *data)
 
     auth_op_cancel(a->auth);
     db_op_cancel(a->op);
+    offload_cancel(a->job);
     acct_free(a);
+}
+
+/*
+ * scrypt costs tens of milliseconds by design: it runs on a helper thread
+ * (server/offload.c), on a copy of what it needs, so the loop keeps serving and a
+ * request that goes away leaves nothing the thread could touch.
+ */
+struct pw_job {
+    char password[AUTH_PASSWORD_MAX_LEN + 1];
+    char hash[AUTH_PASSWORD_HASH_SIZE]; /* check: the stored hash; hash: the result */
+    bool has_hash;
+    int rc;
+};
+
+static struct pw_job *pw_job_new(struct acct *a, const char *hash)
+{
+    struct pw_job *pj = xcalloc(1, sizeof(*pj));
+
+    mcx_strlcpy(pj->password, a->password, sizeof(pj->password));
+    OPENSSL_cleanse(a->password, sizeof(a->password));
+    if (hash != NULL && strlen(hash) < sizeof(pj->hash)) {
+        memcpy(pj->hash, hash, strlen(hash) + 1);
+        pj->has_hash = true;
+    }
+    return pj;
+}
+
+static void pw_hash_work(void *data)
+{
+    struct pw_job *pj = data;
+
+    pj->rc = auth_password_hash(pj->password, pj->hash, sizeof(pj->hash));
+    OPENSSL_cleanse(pj->password, sizeof(pj->password));
+}
+
+static void pw_check_work(void *data)
+{
+    struct pw_job *pj = data;
+
+    /* no hash (no such user): the same work on a stand-in, the same answer */
+    pj->rc = auth_password_check(pj->password, pj->has_hash ? pj->hash : NULL);
+    OPENSSL_cleanse(pj->password, sizeof(pj->password));
 }
 
 /* Ends the request's async part: no more cancellation; the caller replies and frees. */
@@ -137,6 +182,22 @@ static struct http_request *acct_detach(struct acct *a)
 {
     http_request_on_cancel(a->req, NULL, NULL);
     return a->req;
+}
+
+/* Queues the scrypt work; 503 when too many are waiting (a flood of sign-ins). */
+static bool pw_submit(struct acct *a, struct pw_job *pj, offload_work_fn work, offload_done_fn done)
+{
+    struct http_request *req;
+
+    http_request_on_cancel(a->req, acct_cancel, a);
+    a->job = offload_submit(a->app->offload, work, pj, done, a);
+    if (a->job != NULL)
+        return true;
+    req = acct_detach(a);
+    http_response_header(req, "Retry-After", "1");
+    http_reply_error(req, 503, "busy", "too many sign-ins at once: try again");
+    acct_free(a);
+    return false;
 }
 
 static void acct_fail_db(struct acct *a, const struct db_error *err)
@@ -406,27 +467,34 @@ static struct acct *acct_from_body(struct http_request *req, struct mcxd *app, a
     return a;
 }
 
+/* The password is hashed: the user can be inserted. */
+static void signup_hashed(void *data, void *arg)
+{
+    struct pw_job *pj = data;
+    struct acct *a = arg;
+    const char *params[4];
+
+    a->job = NULL;
+    if (pj->rc < 0) {
+        http_reply_error(acct_detach(a), 500, "internal_error", "cannot hash the password");
+        acct_free(a);
+        return;
+    }
+    params[0] = a->email;
+    params[1] = pj->hash;
+    params[2] = a->institution;
+    params[3] = a->name;
+    a->op = db_query(a->app->pool, signup_sql, 4, params, signup_done, a);
+}
+
 static void handle_signup(struct http_request *req, void *arg)
 {
     struct acct *a = acct_from_body(req, arg, signup_read);
-    char hash[AUTH_PASSWORD_HASH_SIZE];
-    const char *params[4];
 
     if (a == NULL)
         return;
     /* Hashed even when the address turns out to be taken: both answers cost the same. */
-    if (auth_password_hash(a->password, hash, sizeof(hash)) < 0) {
-        http_reply_error(req, 500, "internal_error", "cannot hash the password");
-        acct_free(a);
-        return;
-    }
-    OPENSSL_cleanse(a->password, sizeof(a->password));
-    params[0] = a->email;
-    params[1] = hash;
-    params[2] = a->institution;
-    params[3] = a->name;
-    http_request_on_cancel(req, acct_cancel, a);
-    a->op = db_query(a->app->pool, signup_sql, 4, params, signup_done, a);
+    pw_submit(a, pw_job_new(a, NULL), pw_hash_work, signup_hashed);
 }
 
 /* ---- POST /api/v1/session: sign in ---- */
@@ -470,33 +538,21 @@ static void signin_done(struct db_result *res, const struct db_error *err, void 
     acct_free(a);
 }
 
-/* The user's row (if any): the password is checked, then the session is made. */
-static void signin_found(struct db_result *res, const struct db_error *err, void *arg)
+/* The password was checked (pw_check_work): a session, or one answer for every failure. */
+static void signin_checked(void *data, void *arg)
 {
+    struct pw_job *pj = data;
     struct acct *a = arg;
-    const char *hash = NULL;
     char max_age[16];
     const char *params[5];
-    int rc;
 
-    a->op = NULL;
-    if (err != NULL) {
-        acct_fail_db(a, err);
-        return;
-    }
-    /* No such user, a disabled one, or one without a password: the same scrypt runs
-     * (on a stand-in hash) and the same answer comes. */
-    if (db_result_rows(res) == 1 && strcmp(db_result_value(res, 0, 2), "t") == 0)
-        hash = db_result_value(res, 0, 1);
-    rc = auth_password_check(a->password, hash);
-    OPENSSL_cleanse(a->password, sizeof(a->password));
-    if (rc != 0) {
+    a->job = NULL;
+    if (pj->rc != 0) {
         reply_bad_credentials(acct_detach(a));
         acct_free(a);
         return;
     }
-    if (mcx_strlcpy(a->user_id, db_result_value(res, 0, 0), sizeof(a->user_id)) != AUTH_UUID_LEN ||
-        auth_session_generate(&a->session) < 0) {
+    if (strlen(a->user_id) != AUTH_UUID_LEN || auth_session_generate(&a->session) < 0) {
         http_reply_error(acct_detach(a), 500, "internal_error", "cannot start a session");
         acct_free(a);
         return;
@@ -508,6 +564,26 @@ static void signin_found(struct db_result *res, const struct db_error *err, void
     params[3] = max_age;
     params[4] = a->old_session[0] != '\0' ? a->old_session : NULL;
     a->op = db_query(a->app->pool, signin_sql, 5, params, signin_done, a);
+}
+
+/* The user's row (if any): the password is checked, then the session is made. */
+static void signin_found(struct db_result *res, const struct db_error *err, void *arg)
+{
+    struct acct *a = arg;
+    const char *hash = NULL;
+
+    a->op = NULL;
+    if (err != NULL) {
+        acct_fail_db(a, err);
+        return;
+    }
+    /* No such user, a disabled one, or one without a password: the same scrypt runs
+     * (on a stand-in hash) and the same answer comes. */
+    if (db_result_rows(res) == 1 && strcmp(db_result_value(res, 0, 2), "t") == 0) {
+        hash = db_result_value(res, 0, 1);
+        mcx_strlcpy(a->user_id, db_result_value(res, 0, 0), sizeof(a->user_id));
+    }
+    pw_submit(a, pw_job_new(a, hash), pw_check_work, signin_checked);
 }
 
 static int signin_read(struct acct *a, const struct json_value *v, struct mcx_error *err)

@@ -34,6 +34,7 @@
 #include "server/http.h"
 #include "server/httpsig.h"
 #include "server/metrics.h"
+#include "server/offload.h"
 #include "server/migrate.h"
 #include "server/ops.h"
 #include "server/router.h"
@@ -180,6 +181,7 @@ static int app_init(struct mcxd *app, const struct mcx_config *cfg, int worker,
     partners_routes_add(app);
     feeds_routes_add(app);
     manifest_routes_add(app);
+    app->offload = offload_new(app->base, 1, 64); /* scrypt: one helper thread per worker */
     app->search = search_new(app);
     search_routes_add(app, app->search);
     /* every node hears of every catalogue change: search ETags stay honest */
@@ -198,6 +200,7 @@ static void app_cleanup(struct mcxd *app)
     events_free(app->events);
     client_free(app->client);
     http_server_free(app->http);
+    offload_free(app->offload); /* after the requests: their jobs are cancelled by now */
     router_free(app->router);
     metrics_free(app->metrics);
     db_pool_free(app->pool);

@@ -42,6 +42,7 @@ struct mcxd {
     struct sigauth_sweeper *sweeper;
     struct search *search;        /* GET /api/v1/offers */
     struct db_listener *listener; /* LISTEN mcx_catalogue */
+    struct offload *offload;      /* helper threads for scrypt */
     struct events *events;        /* exposure counting: searches and offer reads */
     int64_t started_us;
 };

@@ -458,3 +458,31 @@ def test_clients_leaving_mid_request(server, world):
         c.close()
     assert server.get("/api/v1/session", cookie(secret)).status == 200
     assert server.get("/healthz").status == 200
+
+
+def test_scrypt_does_not_stall_the_loop(mcxd, world):
+    """scrypt runs on a helper thread: with one worker and sign-ins queued behind each
+    other, /healthz on the same worker still answers at once."""
+    import threading
+    srv = mcxd("--harvest", "off", "--workers", "1")
+    emails = [unique_email("flood") for _ in range(8)]
+    for e in emails:
+        assert signup(srv.port, e).status == 201
+    results, slowest = [], []
+
+    def sign_in(e):
+        results.append(signin(srv.port, e).status)
+
+    threads = [threading.Thread(target=sign_in, args=(e,)) for e in emails]
+    for t in threads:
+        t.start()
+    deadline = time.monotonic() + 30
+    while any(t.is_alive() for t in threads) and time.monotonic() < deadline:
+        t0 = time.monotonic()
+        assert http(srv.port, "GET", "/healthz").status == 200
+        slowest.append(time.monotonic() - t0)
+    for t in threads:
+        t.join()
+    assert results == [200] * 8
+    # on the loop, each scrypt would hold /healthz for up to ~85 ms (more under ASan)
+    assert slowest and max(slowest) < 0.08, f"/healthz took {max(slowest):.3f} s"
