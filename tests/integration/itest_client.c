@@ -47,6 +47,8 @@ struct itest {
     int failures;
 };
 
+#include "itest.h"
+
 /* What a callback saw, copied out of the response (which dies with the callback). */
 struct got {
     int calls;
@@ -68,22 +70,6 @@ struct got {
     struct http_client *to_free; /* free this client from the callback */
     bool is_cancelling_self;     /* call client_cancel(self) from the callback */
 };
-
-static void check_that(struct itest *t, bool ok, const char *what, const char *file, int line)
-{
-    t->checks++;
-    if (ok)
-        return;
-    t->failures++;
-    fprintf(stderr, "%s:%d: check failed: %s\n", file, line, what);
-}
-
-#define CHECK(t, cond) check_that((t), (cond), #cond, __FILE__, __LINE__)
-
-static int64_t ms_since(int64_t start_us)
-{
-    return (mcx_now_us() - start_us) / 1000;
-}
 
 static void note_got(const char *what, const struct got *g)
 {
@@ -124,41 +110,6 @@ static bool peak_reset(void)
 }
 
 /* ---- the loop ---- */
-
-typedef bool (*itest_pred)(const void *arg);
-
-static void on_tick(evutil_socket_t fd, short what, void *arg)
-{
-    (void)fd;
-    (void)what;
-    (void)arg;
-}
-
-/* Runs the loop in short turns until pred holds or ms pass; returns pred. */
-static bool loop_until(struct itest *t, itest_pred pred, const void *arg, int ms)
-{
-    struct timeval tick = {0, 10000};
-    struct event *ev = evtimer_new(t->base, on_tick, NULL);
-    int64_t start = mcx_now_us();
-
-    while (!pred(arg) && ms_since(start) < ms) {
-        evtimer_add(ev, &tick);
-        event_base_loop(t->base, EVLOOP_ONCE);
-    }
-    event_free(ev);
-    return pred(arg);
-}
-
-static bool pred_never(const void *arg)
-{
-    (void)arg;
-    return false;
-}
-
-static void loop_for(struct itest *t, int ms)
-{
-    loop_until(t, pred_never, NULL, ms);
-}
 
 static bool pred_called(const void *arg)
 {

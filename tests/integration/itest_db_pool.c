@@ -21,68 +21,8 @@
 #include "server/migrate.h"
 #include "server/util.h"
 
-struct itest {
-    struct event_base *base;
-    char pg_dir[512];
-    char dbname[64];
-    char admin_conninfo[1024]; /* the maintenance database */
-    char conninfo[1024];       /* this test's database */
-    int checks;
-    int failures;
-};
-
-static void check_that(struct itest *t, bool ok, const char *what, const char *file, int line)
-{
-    t->checks++;
-    if (ok)
-        return;
-    t->failures++;
-    fprintf(stderr, "%s:%d: check failed: %s\n", file, line, what);
-}
-
-#define CHECK(t, cond) check_that((t), (cond), #cond, __FILE__, __LINE__)
-
-static int64_t ms_since(int64_t start_us)
-{
-    return (mcx_now_us() - start_us) / 1000;
-}
-
-/* ---- running the loop until something happened ---- */
-
-typedef bool (*itest_pred)(const void *arg);
-
-static void on_tick(evutil_socket_t fd, short what, void *arg)
-{
-    (void)fd;
-    (void)what;
-    (void)arg;
-}
-
-/* Runs the loop in short turns until pred holds or ms pass; returns pred. */
-static bool loop_until(struct itest *t, itest_pred pred, const void *arg, int ms)
-{
-    struct timeval tick = {0, 10000};
-    struct event *ev = evtimer_new(t->base, on_tick, NULL);
-    int64_t start = mcx_now_us();
-
-    while (!pred(arg) && ms_since(start) < ms) {
-        evtimer_add(ev, &tick);
-        event_base_loop(t->base, EVLOOP_ONCE);
-    }
-    event_free(ev);
-    return pred(arg);
-}
-
-static bool pred_never(const void *arg)
-{
-    (void)arg;
-    return false;
-}
-
-static void loop_for(struct itest *t, int ms)
-{
-    loop_until(t, pred_never, NULL, ms);
-}
+#define ITEST_DB
+#include "itest.h"
 
 static bool pred_flag(const void *arg)
 {
@@ -248,53 +188,6 @@ static struct db_conn *pool_borrow(struct itest *t, struct db_pool *pool)
     if (!loop_until(t, pred_flag, &a.is_done, 5000) || a.was_sync)
         return NULL;
     return a.conn;
-}
-
-/* ---- the blocking side ---- */
-
-static struct db_sync *sync_open(const char *conninfo)
-{
-    struct mcx_error err;
-    struct db_sync *db = db_sync_connect(conninfo, &err);
-
-    if (db == NULL)
-        fprintf(stderr, "itest: %s\n", err.message);
-    return db;
-}
-
-/* Runs sql on conninfo and returns the first cell as a number, -1 on error. */
-static long sync_number(const char *conninfo, const char *sql, int nparams,
-                        const char *const *params)
-{
-    struct mcx_error err;
-    struct db_result *res = NULL;
-    struct db_sync *db = sync_open(conninfo);
-    long n = -1;
-
-    if (db == NULL)
-        return -1;
-    if (db_sync_exec(db, sql, nparams, params, &res, &err) < 0)
-        fprintf(stderr, "itest: %s: %s\n", sql, err.message);
-    else if (mcx_parse_int(db_result_value(res, 0, 0), -1, 1L << 40, &n) < 0)
-        n = -1;
-    db_result_free(res);
-    db_sync_close(db);
-    return n;
-}
-
-static int sync_run(const char *conninfo, const char *sql)
-{
-    struct mcx_error err;
-    struct db_sync *db = sync_open(conninfo);
-    int rc;
-
-    if (db == NULL)
-        return -1;
-    rc = db_sync_exec(db, sql, 0, NULL, NULL, &err);
-    if (rc < 0)
-        fprintf(stderr, "itest: %s: %s\n", sql, err.message);
-    db_sync_close(db);
-    return rc;
 }
 
 /* ---- (1) a burst of queries through a small pool ---- */
@@ -957,43 +850,6 @@ static void test_migrations(struct itest *t)
 
 /* ---- driver ---- */
 
-static int itest_setup(struct itest *t)
-{
-    const char *dir = getenv("MCX_TEST_PG_DIR");
-    char sql[128];
-
-    if (dir == NULL || *dir == '\0' || strlen(dir) >= sizeof(t->pg_dir)) {
-        fprintf(stderr, "itest_db_pool: set MCX_TEST_PG_DIR to a running test cluster\n");
-        return -1;
-    }
-    mcx_strlcpy(t->pg_dir, dir, sizeof(t->pg_dir));
-    snprintf(t->dbname, sizeof(t->dbname), "itest_db_pool_%ld", (long)getpid());
-    snprintf(t->admin_conninfo, sizeof(t->admin_conninfo), "host='%s/run' user=mcx dbname=postgres",
-             dir);
-    snprintf(t->conninfo, sizeof(t->conninfo), "host='%s/run' user=mcx dbname=%s", dir, t->dbname);
-    snprintf(sql, sizeof(sql), "CREATE DATABASE %s", t->dbname);
-    if (sync_run(t->admin_conninfo, sql) < 0)
-        return -1;
-    t->base = event_base_new();
-    return t->base != NULL ? 0 : -1;
-}
-
-static void itest_teardown(struct itest *t)
-{
-    char sql[128];
-
-    if (t->base != NULL)
-        event_base_free(t->base);
-    snprintf(sql, sizeof(sql), "DROP DATABASE IF EXISTS %s WITH (FORCE)", t->dbname);
-    if (sync_run(t->admin_conninfo, sql) < 0)
-        t->failures++;
-}
-
-struct itest_case {
-    const char *name;
-    void (*run)(struct itest *t);
-};
-
 int main(void)
 {
     static const struct itest_case cases[] = {
@@ -1012,17 +868,8 @@ int main(void)
     };
     struct itest t = {0};
 
-    if (itest_setup(&t) < 0)
+    if (itest_setup(&t, "itest_db_pool") < 0)
         return 1;
-    for (size_t i = 0; i < MCX_ARRAY_LEN(cases); i++) {
-        int before = t.failures;
-        int64_t start = mcx_now_us();
-        cases[i].run(&t);
-        fprintf(stderr, "%s %zu - %s (%lld ms)\n", t.failures == before ? "ok" : "not ok", i + 1,
-                cases[i].name, (long long)ms_since(start));
-    }
-    itest_teardown(&t);
-    libevent_global_shutdown();
-    fprintf(stderr, "%d checks, %d failed\n", t.checks, t.failures);
-    return t.failures == 0 ? 0 : 1;
+    itest_run_cases(&t, cases, MCX_ARRAY_LEN(cases));
+    return itest_finish(&t);
 }
