@@ -1281,26 +1281,11 @@ static void path_build(const struct parse *p, xmlNodePtr n, char *out, size_t si
         if (n->_private != NULL && n->parent != NULL && n->parent->parent == p->root) {
             pos[k] = p->ents[ptr_to_index(n->_private)].pos;
         } else if (n != p->root && n->parent != p->root) {
-            size_t before = 0;
-            bool more = false;
-            for (xmlNodePtr s = n->prev; s != NULL; s = s->prev)
-                if (s->type == XML_ELEMENT_NODE && xmlStrEqual(s->name, n->name))
-                    before++;
-            for (xmlNodePtr s = n->next; s != NULL && !more; s = s->next)
-                more = s->type == XML_ELEMENT_NODE && xmlStrEqual(s->name, n->name);
-            if (before > 0 || more)
-                pos[k] = before + 1;
+            pos[k] = xmlutil_sibling_pos(n);
         }
     }
     buf_init(&b);
-    while (k-- > 0) {
-        buf_putc(&b, '/');
-        if (prefix[k] != NULL)
-            buf_printf(&b, "%s:", prefix[k]);
-        buf_puts(&b, seg[k]);
-        if (pos[k] > 0)
-            buf_printf(&b, "[%zu]", pos[k]);
-    }
+    xmlutil_path_join(&b, seg, prefix, pos, k);
     if (attr != NULL)
         buf_printf(&b, "/@%s", attr);
     if (b.data != NULL)

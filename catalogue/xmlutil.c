@@ -185,6 +185,32 @@ static void sax_start_element(void *data, const xmlChar *localname, const xmlCha
         ctxt->node->psvi = (void *)(intptr_t)ctxt->input->line;
 }
 
+size_t xmlutil_sibling_pos(xmlNodePtr n)
+{
+    size_t before = 0;
+    bool more = false;
+
+    for (xmlNodePtr s = n->prev; s != NULL; s = s->prev)
+        if (s->type == XML_ELEMENT_NODE && xmlStrEqual(s->name, n->name))
+            before++;
+    for (xmlNodePtr s = n->next; s != NULL && !more; s = s->next)
+        more = s->type == XML_ELEMENT_NODE && xmlStrEqual(s->name, n->name);
+    return before > 0 || more ? before + 1 : 0;
+}
+
+void xmlutil_path_join(struct buf *b, const char *const *seg, const char *const *prefix,
+                       const size_t *pos, int k)
+{
+    while (k-- > 0) {
+        buf_putc(b, '/');
+        if (prefix[k] != NULL)
+            buf_printf(b, "%s:", prefix[k]);
+        buf_puts(b, seg[k]);
+        if (pos[k] > 0)
+            buf_printf(b, "[%zu]", pos[k]);
+    }
+}
+
 /* An element's start-tag line, exact past 65535 (see sax_start_element). */
 int xmlutil_node_line(xmlNodePtr n)
 {

@@ -63,6 +63,12 @@ int xmlutil_read(struct xmlutil_reader *r, const char *data, size_t len, const c
                  xmlDocPtr *doc, struct mcx_error *err);
 /* An element's start-tag line, exact past 65535 (libxml2 keeps 16 bits). */
 int xmlutil_node_line(xmlNodePtr n);
+/* The element's 1-based place among its same-named element siblings; 0 when alone. */
+size_t xmlutil_sibling_pos(xmlNodePtr n);
+/* Appends "/seg[k-1]" .. "/seg[0]" to b, each as "prefix:name[pos]" (no prefix when
+ * NULL, no "[pos]" when 0): an error path built leaf first. */
+void xmlutil_path_join(struct buf *b, const char *const *seg, const char *const *prefix,
+                       const size_t *pos, int k);
 
 /*
  * libxml2 sends errors it raises without a context (encoding conversion, I/O)
