@@ -905,6 +905,22 @@ static void sql_literal(const struct sql *q, struct buf *out)
     buf_puts(out, ";\n");
 }
 
+/* The facets do not depend on the order, the language preference or the page. */
+static void facet_key_compute(struct sreq *r)
+{
+    const struct search_params *p = &r->p;
+    struct buf key;
+
+    buf_init(&key);
+    buf_printf(&key, "%s|%s|%s|%s|%s|%s|%s|%s|%s|%s", p->q ? p->q : "\x01",
+               p->language ? p->language : "", p->isced ? p->isced : "", p->eqf ? p->eqf : "",
+               p->mode ? p->mode : "", p->institution ? p->institution : "",
+               p->ects_min ? p->ects_min : "", p->ects_max ? p->ects_max : "", p->starts_after,
+               p->starts_before);
+    sha256_hex16(key.data, key.len, r->facet_key);
+    buf_cleanup(&key);
+}
+
 /* Runs the search once the version and secret are known. */
 static void sreq_run(struct sreq *r)
 {
@@ -945,12 +961,12 @@ static void sreq_run(struct sreq *r)
     snprintf(r->limit, sizeof(r->limit), "%ld", r->p.limit);
     snprintf(r->limit1, sizeof(r->limit1), "%ld", r->p.limit + 1);
     sql_page(&page, &r->p, r->has_after ? &r->after : NULL, r->limit, r->limit1);
-    sql_facets(&fac, &r->p);
     if (r->sql_only) {
         struct buf out;
         buf_init(&out);
         sql_literal(&page, &out);
         buf_puts(&out, "-- facets (run when not cached)\n");
+        sql_facets(&fac, &r->p);
         sql_literal(&fac, &out);
         http_reply_buf(sreq_detach(r), 200, "text/plain; charset=utf-8", &out);
         buf_cleanup(&page.text);
@@ -958,30 +974,20 @@ static void sreq_run(struct sreq *r)
         sreq_free(r);
         return;
     }
-    /* the facets do not depend on the order, the language preference or the page */
-    {
-        struct buf key;
-        buf_init(&key);
-        buf_printf(&key, "%s|%s|%s|%s|%s|%s|%s|%s|%s|%s", r->p.q ? r->p.q : "\x01",
-                   r->p.language ? r->p.language : "", r->p.isced ? r->p.isced : "",
-                   r->p.eqf ? r->p.eqf : "", r->p.mode ? r->p.mode : "",
-                   r->p.institution ? r->p.institution : "", r->p.ects_min ? r->p.ects_min : "",
-                   r->p.ects_max ? r->p.ects_max : "", r->p.starts_after, r->p.starts_before);
-        sha256_hex16(key.data, key.len, r->facet_key);
-        buf_cleanup(&key);
-    }
+    facet_key_compute(r);
     r->version = s->version;
     slot = facet_slot(s, r->facet_key);
     if (s->fresh && slot->total != NULL && slot->version == s->version &&
         strcmp(slot->key, r->facet_key) == 0) {
         r->total = xstrdup(slot->total);
         r->facets = xstrdup(slot->facets);
-    } else {
+    } else { /* built only when it runs: a cached search costs the page alone */
+        sql_facets(&fac, &r->p);
         r->fop = db_query(s->app->pool, fac.text.data, fac.n, fac.params, facets_done, r);
+        buf_cleanup(&fac.text);
     }
     r->op = db_query(s->app->pool, page.text.data, page.n, page.params, page_done, r);
     buf_cleanup(&page.text);
-    buf_cleanup(&fac.text);
 }
 
 /* ---- the catalogue state ---- */
