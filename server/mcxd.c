@@ -187,6 +187,7 @@ static int app_init(struct mcxd *app, const struct mcx_config *cfg, int worker,
     /* every node hears of every catalogue change: search ETags stay honest */
     app->listener =
         db_listen(app->base, cfg->database_url, "mcx_catalogue", catalogue_changed, app);
+    static_pages_add(app->web, app->router);
     http_server_set_fallback(app->http, static_serve, app->web);
     return http_server_listen(app->http, cfg->listen, cfg->workers > 1, err);
 }

@@ -19,9 +19,30 @@
 
 #include "server/http.h"
 
+/*
+ * The web front end's page addresses: each serves one HTML file whatever the id
+ * in it, and the page reads the rest from location (so /offers/{id} can be
+ * bookmarked for any offer without the server knowing the offers).
+ */
+static const struct {
+    const char *pattern;
+    const char *file;
+} page_routes[] = {
+    {"/offers/{id}", "offer.html"},
+    {"/signup", "signup.html"},
+    {"/login", "login.html"},
+    {"/me", "me.html"},
+};
+
+struct static_page {
+    struct static_files *sf;
+    const char *file;
+};
+
 struct static_files {
     char *root; /* realpath of the web root, no trailing slash */
     size_t rootlen;
+    struct static_page pages[MCX_ARRAY_LEN(page_routes)];
 };
 
 static const struct {
@@ -256,4 +277,20 @@ void static_serve_file(struct http_request *req, struct static_files *sf, const 
         send_file(req, real, fd, &st);
     free(real);
     buf_cleanup(&path);
+}
+
+static void serve_page(struct http_request *req, void *arg)
+{
+    const struct static_page *page = arg;
+
+    static_serve_file(req, page->sf, page->file);
+}
+
+void static_pages_add(struct static_files *sf, struct router *r)
+{
+    for (size_t i = 0; i < MCX_ARRAY_LEN(page_routes); i++) {
+        sf->pages[i].sf = sf;
+        sf->pages[i].file = page_routes[i].file;
+        router_add(r, HTTP_GET | HTTP_HEAD, page_routes[i].pattern, serve_page, &sf->pages[i], 0);
+    }
 }

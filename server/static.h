@@ -9,6 +9,7 @@
 #include "server/util.h"
 
 struct http_request;
+struct router;
 struct static_files;
 
 struct static_files *static_files_new(const char *root, struct mcx_error *err);
@@ -19,5 +20,8 @@ void static_serve(struct http_request *req, void *arg);
 const char *static_mime_type(const char *name);
 /* Serves one named file under the root (e.g. "index.html" for app routes). */
 void static_serve_file(struct http_request *req, struct static_files *sf, const char *relpath);
+
+/* Routes the front end's page addresses (/offers/{id}, /signup, /login, /me) to their files. */
+void static_pages_add(struct static_files *sf, struct router *r);
 
 #endif

@@ -20,6 +20,10 @@ FILES = {
     "blob.bin": "\x00\x01binary",
     "notes.txt": "plain text\n",
     "sub/index.html": "<!doctype html><title>sub</title><p>sub index</p>\n",
+    "offer.html": "<!doctype html><title>offer</title>\n",
+    "signup.html": "<!doctype html><title>signup</title>\n",
+    "login.html": "<!doctype html><title>login</title>\n",
+    "me.html": "<!doctype html><title>me</title>\n",
     "sub/page.html": "<p>sub page</p>\n",
     "empty/.keep": "",
     ".hidden": "hidden file\n",
@@ -112,6 +116,24 @@ def test_etag_changes_with_content(srv, site):
     assert r2.status == 200, "stale ETag answered 304 after the file changed"
     assert r2.body == b"version two!\n"
     assert r2.header("ETag") != r1.header("ETag")
+
+
+@pytest.mark.parametrize("path,file", [
+    ("/offers/anything-at-all", "offer.html"),
+    ("/offers/3f1c%20x", "offer.html"),
+    ("/signup", "signup.html"),
+    ("/login", "login.html"),
+    ("/me", "me.html"),
+])
+def test_page_addresses_serve_their_page(srv, path, file):
+    """A shared /offers/{id} link works for any id: the page loads the offer itself."""
+    r = srv.get(path)
+    assert r.status == 200, r
+    assert r.header("Content-Type").startswith("text/html")
+    assert r.body == FILES[file].encode()
+    assert srv.request("HEAD", path).status == 200
+    r = srv.request("POST", path, body=b"")
+    assert r.status == 405, r
 
 
 def test_root_serves_index(srv):
