@@ -82,7 +82,8 @@ static int cli_cmd_key_generate(struct cli *cli, const struct cli_command *cmd, 
 
 static const struct cli_command cli_commands[] = {
     {"migrate", "[--dir DIR]", "apply pending database migrations (schemas/sql)", cli_cmd_migrate},
-    {"institution add", "ID --name NAME --country CC [--home]",
+    {"institution add",
+     "ID --name NAME --country CC [--local-name LANG=NAME] [--homepage URL] [--home]",
      "register an institution (NAME in English; --home: run by this node)",
      cli_cmd_institution_add},
     {"user add",
@@ -414,12 +415,14 @@ static int cli_exec(struct db_sync *db, const struct cli_command *cmd, const cha
  * back means the id was taken. */
 static const char cli_institution_add_sql[] =
     "WITH ins AS ("
-    " INSERT INTO institutions (id, name, country, is_home)"
-    " VALUES ($1, jsonb_build_object('en', $2::text), $3, $4::boolean)"
+    " INSERT INTO institutions (id, name, country, is_home, homepage)"
+    " VALUES ($1, jsonb_build_object('en', $2::text) || CASE WHEN $6::text IS NULL THEN '{}'"
+    "  ELSE jsonb_build_object($6::text, $7::text) END, $3, $4::boolean, $8)"
     " ON CONFLICT (id) DO NOTHING RETURNING *)"
     " INSERT INTO audit_log (actor, action, entity, entity_id, after_hash, details)"
     " SELECT $5, 'create', 'institution', ins.id, audit_hash(to_jsonb(ins)),"
-    "  jsonb_build_object('name', ins.name, 'country', ins.country, 'is_home', ins.is_home)"
+    "  jsonb_build_object('name', ins.name, 'country', ins.country, 'is_home', ins.is_home,"
+    "  'homepage', ins.homepage)"
     " FROM ins RETURNING entity_id";
 
 /* Two ASCII letters, either case, as ISO 3166-1 alpha-2 upper case. */
@@ -437,38 +440,72 @@ static int cli_country_parse(const char *in, char out[3])
     return in[2] == '\0' ? 0 : -1;
 }
 
-static int cli_institution_insert(struct db_sync *db, const struct cli_command *cmd, const char *id,
-                                  const char *name, const char *country, bool is_home)
+struct cli_institution {
+    const char *id, *name, *country;
+    const char *local_lang, *local_name; /* both or neither */
+    const char *homepage;                /* or NULL */
+    bool is_home;
+};
+
+static int cli_institution_insert(struct db_sync *db, const struct cli_command *cmd,
+                                  const struct cli_institution *in)
 {
     char actor[160];
-    const char *params[5] = {id, name, country, is_home ? "true" : "false", actor};
+    const char *params[8] = {in->id, in->name,       in->country,    in->is_home ? "true" : "false",
+                             actor,  in->local_lang, in->local_name, in->homepage};
     struct db_result *res;
     int rows;
 
     cli_actor(actor, sizeof(actor));
-    if (cli_exec(db, cmd, cli_institution_add_sql, 5, params, &res) < 0)
+    if (cli_exec(db, cmd, cli_institution_add_sql, 8, params, &res) < 0)
         return CLI_EXIT_FAILED;
     rows = db_result_rows(res);
     db_result_free(res);
     if (rows != 1) {
-        fprintf(stderr, "mcx %s: institution %s exists\n", cmd->name, id);
+        fprintf(stderr, "mcx %s: institution %s exists\n", cmd->name, in->id);
         return CLI_EXIT_FAILED;
     }
     fprintf(stderr, "mcx %s: added %s institution %s (%s, %s)\n", cmd->name,
-            is_home ? "home" : "partner", id, name, country);
+            in->is_home ? "home" : "partner", in->id, in->name, in->country);
     return CLI_EXIT_OK;
+}
+
+/* "lt=Vytauto Didžiojo universitetas": the language into lang[], the name after '='. */
+static const char *cli_local_name_parse(const char *in, char lang[4])
+{
+    size_t n = strcspn(in, "=");
+
+    if (n < 2 || n > 3 || in[n] != '=')
+        return NULL;
+    for (size_t i = 0; i < n; i++) {
+        if (in[i] < 'a' || in[i] > 'z')
+            return NULL;
+        lang[i] = in[i];
+    }
+    lang[n] = '\0';
+    return in + n + 1;
+}
+
+static bool cli_homepage_is_valid(const char *url)
+{
+    return (strncmp(url, "https://", 8) == 0 || strncmp(url, "http://", 7) == 0) &&
+           strlen(url) <= 2000 && strpbrk(url, " \t\r\n\"<>") == NULL;
 }
 
 static int cli_cmd_institution_add(struct cli *cli, const struct cli_command *cmd, int argc,
                                    char **argv)
 {
-    const char *name = NULL, *country = NULL;
+    const char *name = NULL, *country = NULL, *local = NULL, *homepage = NULL;
     bool is_home = false;
-    const struct cli_option opts[] = {
-        {"--name", &name, NULL}, {"--country", &country, NULL}, {"--home", NULL, &is_home}};
+    const struct cli_option opts[] = {{"--name", &name, NULL},
+                                      {"--country", &country, NULL},
+                                      {"--local-name", &local, NULL},
+                                      {"--homepage", &homepage, NULL},
+                                      {"--home", NULL, &is_home}};
+    struct cli_institution in = {0};
     struct cli_args args;
     struct db_sync *db;
-    char cc[3];
+    char cc[3], lang[4];
     int rc;
 
     rc = cli_parse_expect(cli, cmd, opts, MCX_ARRAY_LEN(opts), argc, argv, &args, 1, 1);
@@ -488,10 +525,26 @@ static int cli_cmd_institution_add(struct cli *cli, const struct cli_command *cm
     if (cli_country_parse(country, cc) < 0)
         return cli_invalid(cmd, "invalid --country '%s': an ISO 3166-1 alpha-2 code such as LT",
                            country);
+    if (local != NULL) {
+        in.local_name = cli_local_name_parse(local, lang);
+        if (in.local_name == NULL || !cli_text_is_valid(in.local_name, CLI_MAX_NAME_BYTES))
+            return cli_invalid(cmd,
+                               "invalid --local-name '%s': LANG=NAME, a two- or three-letter "
+                               "lower-case language code, '=' and 1-500 bytes of text",
+                               local);
+        in.local_lang = lang;
+    }
+    if (homepage != NULL && !cli_homepage_is_valid(homepage))
+        return cli_invalid(cmd, "invalid --homepage '%s': an http:// or https:// URL", homepage);
+    in.id = args.pos[0];
+    in.name = name;
+    in.country = cc;
+    in.homepage = homepage;
+    in.is_home = is_home;
     db = cli_connect(cli, cmd, &rc);
     if (db == NULL)
         return rc;
-    rc = cli_institution_insert(db, cmd, args.pos[0], name, cc, is_home);
+    rc = cli_institution_insert(db, cmd, &in);
     db_sync_close(db);
     return rc;
 }

@@ -111,7 +111,7 @@ def publisher(db, inst):
 def test_help_lists_every_command(db):
     run = expect(mcx(db, "--help"), OK, stdout=None)
     for line in ("mcx migrate",
-                 "mcx institution add ID --name NAME --country CC [--home]",
+                 "mcx institution add ID --name NAME --country CC [--local-name LANG=NAME]",
                  "mcx user add EMAIL --role student|publisher|registrar|admin [--institution ID]",
                  "[--password-stdin]",
                  "mcx token create --user EMAIL [--name LABEL]",
@@ -171,6 +171,18 @@ def test_institution_add(db):
                  f" audit_hash(to_jsonb(i)) FROM institutions i WHERE id = {lit(iid)}") == "t"
 
 
+def test_institution_add_local_name_and_homepage(db):
+    """What the front end shows of a provider: its own-language name and its homepage."""
+    iid = unique("lille") + ".fr"
+    expect(mcx(db, "institution", "add", iid, "--name", "University of Lille", "--country", "FR",
+               "--local-name", "fr=Université de Lille", "--homepage", "https://www.univ-lille.fr/"),
+           OK)
+    row = q(db, f"SELECT name->>'en', name->>'fr', homepage FROM institutions WHERE id = {lit(iid)}")
+    assert row == "University of Lille|Université de Lille|https://www.univ-lille.fr/", row
+    assert q(db, "SELECT details->>'homepage' FROM audit_log ORDER BY id DESC LIMIT 1") == \
+        "https://www.univ-lille.fr/"
+
+
 def test_institution_partner_by_default(db):
     iid = unique("uab") + ".cat"
     expect(mcx(db, "institution", "add", iid, "--name=Universitat Autònoma de Barcelona",
@@ -206,6 +218,11 @@ def test_institution_add_existing_fails(db):
     ["x.lt", "--name", "two\nlines", "--country", "LT"],
     ["x.lt", "--name", "X", "--country", "LTU"],
     ["x.lt", "--name", "X", "--country", "L1"],
+    ["x.lt", "--name", "X", "--country", "LT", "--local-name", "Vilnius"],      # no LANG=
+    ["x.lt", "--name", "X", "--country", "LT", "--local-name", "LT=Vilnius"],   # upper case
+    ["x.lt", "--name", "X", "--country", "LT", "--local-name", "lt="],          # empty name
+    ["x.lt", "--name", "X", "--country", "LT", "--homepage", "ftp://x.lt/"],
+    ["x.lt", "--name", "X", "--country", "LT", "--homepage", "https://x.lt/a b"],
 ])
 def test_institution_add_usage_errors(db, args):
     before = audit_count(db)

@@ -209,7 +209,8 @@ def loaded(db):
     reports = {}
     for inst in INSTITUTIONS:
         r = mcx(db, "institution", "add", inst["id"], "--name", inst["name"], "--country",
-                inst["country"], "--home")
+                inst["country"], "--local-name", f"{inst['language']}={inst['local_name']}",
+                "--homepage", inst["homepage"], "--home")
         assert r.returncode == 0, r.stderr
         r = mcx(db, "publish", os.path.join("demo", inst["id"] + ".xml"), "--institution",
                 inst["id"])
@@ -249,6 +250,9 @@ def test_search_finds_them_per_institution_and_in_both_languages(server, loaded)
     for inst in INSTITUTIONS:
         assert listed[inst["id"]]["home"] is True
         assert listed[inst["id"]]["country"] == inst["country"]
+        assert listed[inst["id"]]["names"] == {"en": inst["name"],
+                                               inst["language"]: inst["local_name"]}
+        assert listed[inst["id"]]["homepage"] == inst["homepage"]
         r = http(server.port, "GET", f"/api/v1/offers?institution={inst['id']}&limit=1")
         assert r.status == 200
         assert r.json()["total"] == len(EXPECTED[inst["id"]]), inst["id"]
