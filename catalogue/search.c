@@ -8,14 +8,15 @@
  * keyset cursors, and answers 304 when the client's ETag names the current
  * catalogue version.
  *
- * The order is (preferred language first, key, id): the key is the relevance
- * score, the start date, the ECTS or the folded title. A cursor carries the last
- * row's (preference, id, key), a hash of the parameters it belongs to, and an
+ * The order is (tier, key, id): the tier is the preferred language and, for
+ * relevance, how the text matches (sql_page); the key is the start date, the
+ * ECTS or the folded title (a typo's trigram distance). A cursor carries the last
+ * row's (tier, id, key), a hash of the parameters it belongs to, and an
  * HMAC-SHA256 under the database's cursor secret, so any node on the database
- * accepts it and a changed one is a 400. Keys are recomputed, never stored, and
- * depend on the offer alone (ts_rank takes no corpus statistics), so an
- * insert between two pages cannot move an offer across the cursor: no offer that
- * existed at the first page is skipped or shown twice.
+ * accepts it and a changed one is a 400. Tiers and keys are recomputed, never
+ * stored, and depend on the offer and the query alone, so an insert between two
+ * pages cannot move an offer across the cursor: no offer that existed at the
+ * first page is skipped or shown twice.
  */
 #include "catalogue/search.h"
 
@@ -414,14 +415,14 @@ static void cursor_mac(const struct search *s, const char *payload, size_t len, 
     hex(md, 16, out);
 }
 
-/* "<hex payload>.<mac>", payload "v1|<params hash>|<pref>|<id>|<key>". */
+/* "<hex payload>.<mac>", payload "v2|<params hash>|<tier>|<id>|<key>". */
 static char *cursor_make(const struct search *s, const char *params_hash, const char *last)
 {
     struct buf payload, out;
     char mac[33];
 
     buf_init(&payload);
-    buf_printf(&payload, "v1|%s|%s", params_hash, last);
+    buf_printf(&payload, "v2|%s|%s", params_hash, last);
     cursor_mac(s, payload.data, payload.len, mac);
     buf_init(&out);
     buf_reserve(&out, payload.len * 2 + 40);
@@ -464,9 +465,9 @@ static int cursor_read(const struct search *s, const char *cursor, const char *p
     cursor_mac(s, payload, n, mac);
     if (CRYPTO_memcmp(mac, dot + 1, 32) != 0 || memchr(payload, '\0', n) != NULL)
         return -1;
-    /* v1|hash|pref|id|key */
-    if (strncmp(payload, "v1|", 3) != 0 || strncmp(payload + 3, params_hash, 32) != 0 ||
-        payload[35] != '|' || (payload[36] != '0' && payload[36] != '1') || payload[37] != '|' ||
+    /* v2|hash|tier|id|key (v1 cursors, from before the tiers, are refused) */
+    if (strncmp(payload, "v2|", 3) != 0 || strncmp(payload + 3, params_hash, 32) != 0 ||
+        payload[35] != '|' || payload[36] < '0' || payload[36] > '7' || payload[37] != '|' ||
         n < 38 + 36 + 1 || payload[38 + 36] != '|')
         return -1;
     k->pref[0] = payload[36];
@@ -512,22 +513,6 @@ static const char candidates_sql[] =
     "cand AS (SELECT id, false AS typo FROM fts UNION ALL SELECT o.id, true FROM offers o "
     "WHERE NOT EXISTS (SELECT 1 FROM fts) AND o.deleted_at IS NULL AND " QT " <% o.title_text), ";
 
-/*
- * Sort keys. Relevance: a title equal to the query first (+10), then the text rank
- * (title words weigh most), or for typo matches the title's trigram similarity.
- * start and ects match the expression indexes of 007_search.sql.
- */
-static const char *const sort_key[] = {
-    [SEARCH_SORT_RELEVANCE] =
-        "CASE WHEN $1::text IS NULL THEN 0::float8 WHEN c.typo THEN "
-        "word_similarity(" QT ", o.title_text)::float8 ELSE "
-        "((o.title_text = " QT ")::int * 10 + ts_rank(o.search_vector, " TSQ "))::float8 END",
-    [SEARCH_SORT_START] = "coalesce(o.starts, 'infinity'::date)",
-    [SEARCH_SORT_ECTS] = "coalesce(o.ects, 'Infinity'::numeric)",
-    [SEARCH_SORT_TITLE] = "o.title_text",
-};
-static const char *const sort_type[] = {"float8", "date", "numeric", "text"};
-
 /* The filter conditions, each "true" when absent: [0] eqf .. [5] ects. */
 #define NFILTERS 6
 static const char *const flag_name[NFILTERS] = {"f_eqf",  "f_lang", "f_isced",
@@ -562,7 +547,7 @@ static void filters(struct sql *q, const struct search_params *p, char cond[NFIL
     }
 }
 
-/* Every statement starts alike: $1 is q, then the text candidates when there is one. */
+/* The facet statement starts with $1 (q), then the text candidates when there is one. */
 static void sql_begin(struct sql *q, const struct search_params *p)
 {
     buf_init(&q->text);
@@ -573,14 +558,9 @@ static void sql_begin(struct sql *q, const struct search_params *p)
         buf_puts(&q->text, candidates_sql);
 }
 
-/* FROM and the WHERE every statement shares: live offers, the text, the dates. */
-static void from_where(struct sql *q, const struct search_params *p)
+/* The WHERE every statement shares: live offers, the dates. */
+static void where_common(struct sql *q, const struct search_params *p, struct buf *t)
 {
-    struct buf *t = &q->text;
-
-    buf_puts(t, " FROM offers o");
-    if (p->q != NULL)
-        buf_puts(t, " JOIN cand c ON c.id = o.id");
     /* $1 is named even without q, so that it has a type */
     buf_puts(t, " WHERE o.deleted_at IS NULL AND ($1::text IS NULL OR true)");
     if (p->starts_after[0] != '\0')
@@ -590,49 +570,143 @@ static void from_where(struct sql *q, const struct search_params *p)
 }
 
 /*
- * The page: columns items (JSON text), more (bool), last (pref|id|key of the last
+ * The page is a chain of branches, each one "tier" of the order, read in turn:
+ * PostgreSQL runs a UNION ALL's branches one after the other and stops at the
+ * LIMIT, so a later branch costs nothing once the page is full. Within a branch
+ * the rows come in (key, id) order, which an index gives for the start, ECTS and
+ * title keys: a page costs about what it shows, not what matches. (That order is
+ * PostgreSQL's Append, which only a parallel plan would interleave; the page
+ * statement cannot run in parallel, since offers_api_json is PARALLEL UNSAFE.)
+ *
+ * Relevance with q is tiered rather than scored: a title equal to the query,
+ * then every word in a title, then every word anywhere (outcomes, description),
+ * each tier soonest start first; only when no offer has the words, titles close
+ * to the query (a typo: "machne lerning"), closest first. Scoring every match
+ * with ts_rank cost time in proportion to the matches (1.2 s at 1,000,000
+ * offers); tiers keep the weighting (title > outcomes > description) at the cost
+ * of a page. With lang (or Accept-Language), every tier is split in two:
+ * offers with a title in that language first.
+ *
+ * A row's tier number (0-7, higher first) is what its cursor's "pref" holds.
+ */
+#define TSQ_TITLE "mcx_search_tsquery($1::text, 'A')"
+#define NO_WORD_MATCH "NOT mcx_search_has_words($1::text)"
+
+enum { TIER_TYPO, TIER_WORDS, TIER_TITLE_WORDS, TIER_EXACT, TIERS_PER_PREF };
+
+struct branch {
+    int tier;         /* pref * TIERS_PER_PREF + level */
+    const char *cond; /* what puts a row in this tier, besides the preference */
+    const char *key;  /* the order within the tier */
+    const char *type; /* of the key, for the cursor's value */
+};
+
+static const char *const sort_key[] = {
+    [SEARCH_SORT_RELEVANCE] = "coalesce(o.starts, 'infinity'::date)",
+    [SEARCH_SORT_START] = "coalesce(o.starts, 'infinity'::date)",
+    [SEARCH_SORT_ECTS] = "coalesce(o.ects, 'Infinity'::numeric)",
+    [SEARCH_SORT_TITLE] = "o.title_text",
+};
+static const char *const sort_type[] = {"date", "date", "numeric", "text"};
+
+/* The branches of one preference, best tier first; returns how many. */
+static int branches(const struct search_params *p, int pref, struct branch out[TIERS_PER_PREF])
+{
+    const char *key = sort_key[p->sort], *type = sort_type[p->sort];
+    int base = pref * TIERS_PER_PREF, n = 0;
+
+    if (p->q == NULL) {
+        out[n++] = (struct branch){base + TIER_WORDS, NULL, key, type};
+        return n;
+    }
+    if (p->sort == SEARCH_SORT_RELEVANCE) {
+        out[n++] = (struct branch){base + TIER_EXACT,
+                                   "o.title_text = " QT " AND o.search_vector @@ " TSQ, key, type};
+        out[n++] =
+            (struct branch){base + TIER_TITLE_WORDS,
+                            "o.search_vector @@ " TSQ_TITLE " AND o.title_text <> " QT, key, type};
+        out[n++] = (struct branch){
+            base + TIER_WORDS, "o.search_vector @@ " TSQ " AND NOT o.search_vector @@ " TSQ_TITLE,
+            key, type};
+        out[n++] = (struct branch){base + TIER_TYPO, NO_WORD_MATCH " AND " QT " <% o.title_text",
+                                   "(1 - word_similarity(" QT ", o.title_text))::float8", "float8"};
+        return n;
+    }
+    out[n++] = (struct branch){base + TIER_WORDS, "o.search_vector @@ " TSQ, key, type};
+    out[n++] =
+        (struct branch){base + TIER_TYPO, NO_WORD_MATCH " AND " QT " <% o.title_text", key, type};
+    return n;
+}
+
+/* One branch: its rows after the cursor (when the cursor is in it), in order. */
+static void sql_branch(struct sql *q, const struct branch *b, const char *where, int pref, int lang,
+                       const struct keyset *after, int after_tier, int pl1)
+{
+    struct buf *t = &q->text;
+
+    buf_printf(t, "(SELECT o.id, o.institution_id, %d AS pref, (%s)::text AS skey FROM offers o%s",
+               b->tier, b->key, where);
+    if (lang > 0)
+        buf_printf(t, " AND %s(o.title ? $%d)", pref ? "" : "NOT ", lang);
+    if (b->cond != NULL)
+        buf_printf(t, " AND %s", b->cond);
+    if (after != NULL && b->tier == after_tier) {
+        int pk = sql_param(q, after->key), pi = sql_param(q, after->id);
+        buf_printf(t, " AND (%s > $%d::%s OR (%s = $%d::%s AND o.id > $%d::uuid))", b->key, pk,
+                   b->type, b->key, pk, b->type, pi);
+    }
+    buf_printf(t, " ORDER BY %s, o.id LIMIT $%d::int)", b->key, pl1);
+}
+
+/*
+ * The page: columns items (JSON text), more (bool), last (tier|id|key of the last
  * item shown), shown (a line per item: id then institution, for events_search).
  */
 static void sql_page(struct sql *q, const struct search_params *p, const struct keyset *after,
                      const char *limit, const char *limit1)
 {
-    const char *dir = p->sort == SEARCH_SORT_RELEVANCE ? "DESC" : "ASC";
-    const char *cmp = p->sort == SEARCH_SORT_RELEVANCE ? "<" : ">";
-    struct buf *t = &q->text;
+    struct buf *t = &q->text, where;
     char cond[NFILTERS][160];
+    int after_tier = after != NULL ? atoi(after->pref) : -1;
+    int lang = 0, pl1, pl, nb = 0;
 
-    sql_begin(q, p);
-    buf_puts(t, "page AS (SELECT * FROM (SELECT o.id, o.institution_id, ");
+    buf_init(&q->text);
+    buf_init(&where);
+    q->n = 0;
+    sql_param(q, p->q); /* $1 */
     if (p->lang[0] != '\0')
-        buf_printf(t, "(o.title ? $%d)::int AS pref", sql_param(q, p->lang));
-    else
-        buf_puts(t, "0 AS pref");
-    buf_printf(t, ", %s AS skey", sort_key[p->sort]);
-    from_where(q, p);
+        lang = sql_param(q, p->lang);
+    pl1 = sql_param(q, limit1);
+    where_common(q, p, &where);
     filters(q, p, cond);
     for (int i = 0; i < NFILTERS; i++)
         if (strcmp(cond[i], "true") != 0)
-            buf_printf(t, " AND %s", cond[i]);
-    buf_puts(t, ") x");
-    if (after != NULL) {
-        int pp = sql_param(q, after->pref), pk = sql_param(q, after->key);
-        int pi = sql_param(q, after->id);
-        buf_printf(t,
-                   " WHERE pref < $%d::int OR (pref = $%d::int AND (skey %s $%d::%s OR "
-                   "(skey = $%d::%s AND id > $%d::uuid)))",
-                   pp, pp, cmp, pk, sort_type[p->sort], pk, sort_type[p->sort], pi);
+            buf_printf(&where, " AND %s", cond[i]);
+    buf_puts(t, "WITH page AS (SELECT * FROM (");
+    for (int pref = lang > 0 ? 1 : 0; pref >= 0; pref--) {
+        struct branch b[TIERS_PER_PREF];
+        int n = branches(p, pref, b);
+        for (int i = 0; i < n; i++) {
+            if (after != NULL && b[i].tier > after_tier)
+                continue; /* shown on earlier pages */
+            if (nb++ > 0)
+                buf_puts(t, " UNION ALL ");
+            sql_branch(q, &b[i], where.data, pref, lang, after, after_tier, pl1);
+        }
     }
-    int pl = sql_param(q, limit), pl1 = sql_param(q, limit1);
+    if (nb == 0) /* a cursor in no tier this search has: nothing after it */
+        buf_puts(t, "SELECT NULL::uuid, NULL::text, 0, NULL::text WHERE false");
+    buf_cleanup(&where);
+    pl = sql_param(q, limit);
     buf_printf(t,
-               " ORDER BY pref DESC, skey %s, id LIMIT $%d::int), "
-               "pg AS (SELECT *, row_number() OVER (ORDER BY pref DESC, skey %s, id) AS rn "
-               "FROM page) ",
-               dir, pl1, dir);
+               ") x LIMIT $%d::int), "
+               "pg AS (SELECT *, row_number() OVER () AS rn FROM page) ",
+               pl1);
     buf_printf(t,
                "SELECT (SELECT coalesce(jsonb_agg(offers_api_json(p.id) ORDER BY p.rn), '[]') "
                "FROM pg p WHERE p.rn <= $%d::int)::text, "
                "(SELECT count(*) FROM pg) > $%d::int, "
-               "(SELECT p.pref || '|' || p.id || '|' || p.skey::text FROM pg p "
+               "(SELECT p.pref || '|' || p.id || '|' || p.skey FROM pg p "
                "WHERE p.rn = $%d::int), "
                "(SELECT string_agg(p.id::text || p.institution_id, E'\\n' ORDER BY p.rn) "
                "FROM pg p WHERE p.rn <= $%d::int)",
@@ -667,7 +741,10 @@ static void sql_facets(struct sql *q, const struct search_params *p)
     filters(q, p, cond);
     for (int i = 0; i < NFILTERS; i++)
         buf_printf(t, ", %s AS %s", cond[i], flag_name[i]);
-    from_where(q, p);
+    buf_puts(t, " FROM offers o");
+    if (p->q != NULL)
+        buf_puts(t, " JOIN cand c ON c.id = o.id");
+    where_common(q, p, t);
     buf_puts(t, ") SELECT (SELECT count(*) FROM m WHERE true");
     for (int i = 0; i < NFILTERS; i++)
         buf_printf(t, " AND %s", flag_name[i]);

@@ -104,6 +104,15 @@ def test_relevance_typos_and_stems(mcxd, world):
     assert exts(res)[0] == "FR-1"
 
 
+def test_relevance_tiers_title_words_before_outcomes(mcxd, world):
+    srv = mcxd("--harvest", "off")
+    order = exts(search(srv.port, q="machine learning"))
+    assert order[0] == "ML-2", order  # the exact title
+    # every word in a title (ML-4 has them in another order) before a learning outcome
+    assert set(order[1:4]) == {"ML-1", "ML-3", "ML-4"}, order
+    assert order[4] == "DL-1", order
+
+
 def test_filters_and_or(mcxd, world):
     srv = mcxd("--harvest", "off")
     assert set(exts(search(srv.port, language=["de", "fr"]))) == {"DE-1", "DE-2", "DE-3", "FR-1"}
@@ -261,3 +270,41 @@ def test_etag_follows_the_catalogue_across_nodes(mcxd, world):
         time.sleep(0.05)
     assert now.status == 200 and now.header("ETag") != etag
     assert "ML-9" in exts(now.json())
+
+
+def test_pages_walk_every_tier_in_order(mcxd, world):
+    """(Last in this file: its offers would change the other tests' counts.)
+    With lang, each tier (exact title, title words, other words) splits into the
+    offers titled in that language first; a walk in small pages crosses all six
+    tiers and gives each offer once, in (tier, start, id) order."""
+    srv = mcxd("--harvest", "off")
+    mcx(world, "institution", "add", "tiers.example", "--name", "Tiers", "--country", "DE")
+    docs, tier_of = [], {}
+    for lang, pref in (("de", 1), ("en", 0)):
+        for i in range(6):
+            start = f"2027-0{1 + i % 3}-01"
+            for kind, tier, d in (
+                    ("E", 3, doc(f"E-{lang}-{i}", "Tier course", lang=lang, starts=start)),
+                    ("T", 2, doc(f"T-{lang}-{i}", f"Tier course number {i}", lang=lang,
+                                 starts=start)),
+                    ("D", 1, doc(f"D-{lang}-{i}", f"Other offer {i}", lang=lang, starts=start,
+                                 description={lang: "A tier course in disguise"}))):
+                docs.append(d)
+                tier_of[d["external_id"]] = (pref * 4 + tier, start)
+    put(world, "tiers.example", docs)
+    ids = dict(line.split("|") for line in world.query(
+        "SELECT external_id || '|' || id FROM offers WHERE institution_id = 'tiers.example'")
+        .split("\n"))
+    want = sorted(tier_of, key=lambda e: (-tier_of[e][0], tier_of[e][1], ids[e]))
+    got, cursor = [], None
+    while True:
+        params = {"q": "tier course", "lang": "de", "institution": "tiers.example", "limit": 5}
+        if cursor:
+            params["cursor"] = cursor
+        res = search(srv.port, **params)
+        got += exts(res)
+        cursor = res["next_cursor"]
+        if cursor is None:
+            break
+    assert got == want
+    assert res["total"] == len(docs)
