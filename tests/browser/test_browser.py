@@ -1,0 +1,147 @@
+"""Browser tests of the web front end (issue 8, ctest label `browser`).
+
+One real mcxd on a fresh migrated database holding the demo network (loaded the way
+script/server loads it: `mcx institution add` + `mcx publish demo/<id>.xml`), serving
+the repository's web/ directory. Then `node --test tests/browser/*.test.mjs` drives
+Debian's chromium through playwright-core against it (MCX_BASE_URL) and writes its
+screenshots to MCX_SCREENSHOT_DIR (ctest: build/<preset>/browser-screenshots). Node's
+output is printed; the test fails when node fails, when mcxd did not stop cleanly, or
+when mcxd's log holds a sanitizer report.
+
+Set MCX_BROWSER_ONLY=search,facet to run only those *.test.mjs files. docs/testing.md
+says how to run the node tests against a server started by hand.
+"""
+
+import csv
+import glob
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+
+import pytest
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(os.path.dirname(HERE), "integration"))
+
+import mcxtest  # noqa: E402
+
+# The whole node run (about ten chromium sessions) must end well inside ctest's TIMEOUT.
+NODE_TIMEOUT_S = 240
+DEMO_OFFERS = 40
+
+
+def demo_institutions():
+    path = os.path.join(mcxtest.source_dir(), "demo", "institutions.tsv")
+    with open(path, encoding="utf-8", newline="") as f:
+        return [row for row in csv.DictReader(f, delimiter="\t")
+                if row["id"] and not row["id"].startswith("#")]
+
+
+def mcx(db, *args):
+    r = subprocess.run([mcxtest.mcx_binary(), *args], capture_output=True, text=True,
+                       timeout=120, cwd=mcxtest.source_dir(),
+                       env=mcxtest.child_env({"MCX_DATABASE_URL": db.url}))
+    assert r.returncode == 0 and mcxtest.sanitizer_report(r.stderr) is None, \
+        f"mcx {' '.join(args)} failed ({r.returncode}):\n{r.stdout}\n{r.stderr}"
+    return r.stdout
+
+
+@pytest.fixture(scope="module")
+def db():
+    database = mcxtest.Database(mcxtest.shared_conninfo("postgres"), "browser")
+    database.create(migrate=True)
+    yield database
+    database.drop()
+
+
+def load_demo(db):
+    """The demo network, as script/server loads it on a first start."""
+    for inst in demo_institutions():
+        mcx(db, "institution", "add", inst["id"], "--name", inst["name"],
+            "--country", inst["country"],
+            "--local-name", f"{inst['language']}={inst['local_name']}",
+            "--homepage", inst["homepage"], "--home")
+        mcx(db, "publish", os.path.join("demo", inst["id"] + ".xml"),
+            "--institution", inst["id"])
+    live = db.query("SELECT count(*) FROM offers WHERE deleted_at IS NULL")
+    assert live == str(DEMO_OFFERS), f"demo data: {live} live offers, expected {DEMO_OFFERS}"
+
+
+@pytest.fixture(scope="module")
+def demo(db):
+    load_demo(db)
+
+
+@pytest.fixture(scope="module")
+def server(db, demo, tmp_path_factory):
+    web = os.path.join(mcxtest.source_dir(), "web")
+    factory = mcxtest.McxdFactory(str(tmp_path_factory.mktemp("mcxd")), db.url, web)
+    yield factory.start()
+    problems = factory.cleanup()
+    if problems:
+        pytest.fail("\n\n".join(problems), pytrace=False)
+
+
+def screenshot_dir():
+    path = os.environ.get("MCX_SCREENSHOT_DIR") or os.path.join(
+        tempfile.gettempdir(), "mcx-browser-screenshots")
+    os.makedirs(path, exist_ok=True)
+    for old in glob.glob(os.path.join(path, "*.png")):  # no stale pictures from a past run
+        os.unlink(old)
+    return os.path.abspath(path)
+
+
+def selected_files():
+    files = sorted(glob.glob(os.path.join(HERE, "*.test.mjs")))
+    only = [s.strip() for s in os.environ.get("MCX_BROWSER_ONLY", "").split(",") if s.strip()]
+    if only:
+        files = [f for f in files if os.path.basename(f)[:-len(".test.mjs")] in only]
+    return files
+
+
+def node_help(node):
+    r = subprocess.run([node, "--help"], capture_output=True, text=True, timeout=30)
+    return r.stdout
+
+
+def run_node(args, env):
+    """Runs node in its own process group, so a timeout also ends the browsers it started."""
+    proc = subprocess.Popen(args, cwd=HERE, env=env, stdin=subprocess.DEVNULL,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                            start_new_session=True)
+    try:
+        out, _ = proc.communicate(timeout=NODE_TIMEOUT_S)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        out, _ = proc.communicate(timeout=30)
+        pytest.fail(f"node did not finish within {NODE_TIMEOUT_S} s; its output:\n{out}",
+                    pytrace=False)
+    return proc.returncode, out
+
+
+def test_browser_suite(server):
+    node = shutil.which("node")
+    assert node, "node is not installed (script/bootstrap installs it)"
+    assert os.path.isdir(os.path.join(HERE, "node_modules", "playwright-core")), \
+        "tests/browser/node_modules is missing: run script/bootstrap"
+    files = selected_files()
+    assert files, "no *.test.mjs file selected"
+    shots = screenshot_dir()
+    env = dict(os.environ)
+    env.update({"MCX_BASE_URL": f"http://127.0.0.1:{server.port}",
+                "MCX_SCREENSHOT_DIR": shots, "NO_COLOR": "1"})
+    args = [node, "--test", "--test-reporter=spec"]
+    if "--test-concurrency" in node_help(node):  # Node 20; Debian 12's Node 18 has none
+        args.append("--test-concurrency=1")  # one chromium at a time on a 2-core machine
+    started = time.monotonic()
+    rc, out = run_node(args + files, env)
+    took = time.monotonic() - started
+    print(out)
+    print(f"node --test: exit {rc} after {took:.1f} s; screenshots in {shots}")
+    assert server.alive(), f"mcxd died during the browser tests:\n{server.log_tail()}"
+    assert rc == 0, (f"node --test failed (exit {rc}); its output is above, the screenshots "
+                     f"are in {shots}")
