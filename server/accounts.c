@@ -21,6 +21,7 @@
 
 #include <openssl/crypto.h>
 
+#include "server/api.h"
 #include "server/auth.h"
 #include "server/db.h"
 #include "server/http.h"
@@ -234,37 +235,16 @@ static bool request_session(struct http_request *req, char secret[AUTH_SECRET_SI
 
 /* ---- request bodies ---- */
 
-static bool is_json_media_type(const char *ct)
-{
-    size_t n;
-
-    if (ct == NULL)
-        return false;
-    n = strcspn(ct, "; \t");
-    return n == 16 && strncasecmp(ct, "application/json", 16) == 0;
-}
-
-/*
- * The body as a JSON object, or NULL when it replied. JSON only: an HTML form on
- * another site cannot send application/json without a CORS preflight (which mcx never
- * grants), so no other site can sign a browser in or up behind its user's back.
- */
+/* The body as a JSON object, or NULL when it replied (api_json_body: JSON only). */
 static struct json_value *read_body(struct http_request *req)
 {
     size_t len;
-    const char *body = http_request_body(req, &len);
+    const char *body;
     struct mcx_error err;
     struct json_value *v;
 
-    if (!is_json_media_type(http_request_header(req, "Content-Type"))) {
-        http_reply_error(req, 415, "unsupported_media_type", "send a JSON object as %s",
-                         "application/json");
+    if (!api_json_body(req, &body, &len))
         return NULL;
-    }
-    if (len == 0) {
-        http_reply_error(req, 400, "empty_body", "the request has no JSON object");
-        return NULL;
-    }
     v = json_parse(body, len, 4, &err);
     if (v == NULL) {
         http_reply_mcx_error(req, 400, &err);
@@ -338,14 +318,6 @@ static size_t utf8_chars(const char *s)
     return n;
 }
 
-static bool institution_id_is_valid(const char *id)
-{
-    size_t len = strnlen(id, 128);
-
-    return len >= 1 && len <= 127 && strchr("abcdefghijklmnopqrstuvwxyz0123456789", id[0]) &&
-           strspn(id, "abcdefghijklmnopqrstuvwxyz0123456789.-") == len;
-}
-
 /* The display name, trimmed; "" becomes none. -1 for control characters or length. */
 static int name_read(const char *s, char **out, struct mcx_error *err)
 {
@@ -397,7 +369,7 @@ static int signup_read(struct acct *a, const struct json_value *v, struct mcx_er
     if (password_read(password, a->password, sizeof(a->password), err) < 0 ||
         name_read(name, &a->name, err) < 0)
         return -1;
-    if (inst != NULL && !institution_id_is_valid(inst))
+    if (inst != NULL && !mcx_institution_id_is_valid(inst))
         return field_error(err, "home_institution", "is not an institution id");
     if (role != NULL && strcmp(role, "student") != 0)
         return field_error(err, "role",

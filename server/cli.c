@@ -357,15 +357,6 @@ static bool cli_text_is_valid(const char *s, size_t max)
     return true;
 }
 
-/* The rule of institutions.id: ^[a-z0-9][a-z0-9.-]{0,126}$ */
-static bool cli_institution_id_is_valid(const char *id)
-{
-    size_t len = strnlen(id, 128);
-
-    return len >= 1 && len <= 127 && strchr("abcdefghijklmnopqrstuvwxyz0123456789", id[0]) &&
-           strspn(id, "abcdefghijklmnopqrstuvwxyz0123456789.-") == len;
-}
-
 /* "cli:<unix user>" for audit_log.actor: who ran the command, not whom it is about. */
 static void cli_actor(char *out, size_t size)
 {
@@ -515,7 +506,7 @@ static int cli_cmd_institution_add(struct cli *cli, const struct cli_command *cm
         return cli_missing(cmd, "--name");
     if (country == NULL)
         return cli_missing(cmd, "--country");
-    if (!cli_institution_id_is_valid(args.pos[0]))
+    if (!mcx_institution_id_is_valid(args.pos[0]))
         return cli_invalid(cmd,
                            "invalid institution id '%s': lowercase letters, digits, '.' and "
                            "'-', starting with a letter or digit, at most 127 characters",
@@ -681,7 +672,7 @@ static int cli_user_validate(const struct cli_command *cmd, const struct cli_new
                            u->role);
     if (u->institution == NULL && cli_role_needs_institution(u->role))
         return cli_invalid(cmd, "a %s needs --institution ID", u->role);
-    if (u->institution != NULL && !cli_institution_id_is_valid(u->institution))
+    if (u->institution != NULL && !mcx_institution_id_is_valid(u->institution))
         return cli_invalid(cmd, "invalid institution id '%s'", u->institution);
     return -1;
 }
@@ -1329,7 +1320,7 @@ static int cli_cmd_partner_add(struct cli *cli, const struct cli_command *cmd, i
         return cli_missing(cmd, "--feed-url");
     if (format == NULL)
         return cli_missing(cmd, "--format");
-    if (!cli_institution_id_is_valid(args.pos[0]) ||
+    if (!mcx_institution_id_is_valid(args.pos[0]) ||
         (strncmp(url, "http://", 7) != 0 && strncmp(url, "https://", 8) != 0) ||
         !partners_format_is_supported(format) || mcx_parse_int(interval, 10, 604800, &secs) != 0 ||
         (country[0] != '\0' && cli_country_parse(country, cc) != 0)) {

@@ -244,3 +244,28 @@ void mcx_random_hex(char out[33])
     }
     out[32] = '\0';
 }
+
+bool mcx_date_is_valid(const char *s)
+{
+    static const int days[] = {31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+    int y, m, d;
+    char tail;
+
+    if (strlen(s) != 10 || s[4] != '-' || s[7] != '-' ||
+        sscanf(s, "%4d-%2d-%2d%c", &y, &m, &d, &tail) != 3)
+        return false;
+    for (int i = 0; i < 10; i++)
+        if (i != 4 && i != 7 && (s[i] < '0' || s[i] > '9'))
+            return false; /* sscanf would take " 1" or "+1" */
+    if (y < 1900 || y > 2999 || m < 1 || m > 12 || d < 1 || d > days[m - 1])
+        return false;
+    return m != 2 || d < 29 || (y % 4 == 0 && (y % 100 != 0 || y % 400 == 0));
+}
+
+bool mcx_institution_id_is_valid(const char *id)
+{
+    size_t len = strnlen(id, 128);
+
+    return len >= 1 && len <= 127 && strchr("abcdefghijklmnopqrstuvwxyz0123456789", id[0]) &&
+           strspn(id, "abcdefghijklmnopqrstuvwxyz0123456789.-") == len;
+}

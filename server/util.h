@@ -7,6 +7,7 @@
 #define MCX_UTIL_H
 
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -65,5 +66,13 @@ int mcx_parse_double(const char *s, double min, double max, double *out);
 
 /* 16 random bytes as 32 lowercase hex digits (+NUL) from the OS CSPRNG. */
 void mcx_random_hex(char out[33]);
+
+/* A real calendar date written YYYY-MM-DD, years 1900-2999 (what a catalogue or an
+ * agreement can mean; PostgreSQL's date would take more). */
+bool mcx_date_is_valid(const char *s);
+
+/* An institution id (SCHAC-like, e.g. "vdu.lt"): 1-127 of lowercase letters, digits,
+ * '.' and '-', starting with a letter or digit. */
+bool mcx_institution_id_is_valid(const char *id);
 
 #endif
