@@ -28,6 +28,9 @@
 #include "catalogue/publish.h"
 #include "catalogue/search.h"
 #include "catalogue/sigauth.h"
+#include "recognition/agreements.h"
+#include "recognition/requests.h"
+#include "recognition/transfers.h"
 #include "server/accounts.h"
 #include "server/client.h"
 #include "server/db.h"
@@ -181,6 +184,9 @@ static int app_init(struct mcxd *app, const struct mcx_config *cfg, int worker,
     partners_routes_add(app);
     feeds_routes_add(app);
     manifest_routes_add(app);
+    agreements_routes_add(app);
+    requests_routes_add(app);
+    transfers_routes_add(app);
     app->offload = offload_new(app->base, 1, 64); /* scrypt: one helper thread per worker */
     app->search = search_new(app);
     search_routes_add(app, app->search);
