@@ -670,28 +670,45 @@ static void read_start(struct http_request *req, struct mcxd *app, const char *s
     r->op = db_query(app->pool, sql, n, params, read_done, r);
 }
 
+/* ?home=ID: the offer carries what it gives at ID ("recognition"); NULL when absent,
+ * false after a 400. */
+static bool home_param(struct http_request *req, const char **home)
+{
+    *home = http_request_query(req, "home");
+    if (*home == NULL || mcx_institution_id_is_valid(*home))
+        return true;
+    http_reply_error(req, 400, "invalid_parameter",
+                     "home must be an institution id such as vdu.lt");
+    return false;
+}
+
 static void handle_get_by_external(struct http_request *req, void *arg)
 {
-    const char *params[2] = {http_request_param(req, "id"), http_request_param(req, "external_id")};
+    const char *params[3] = {http_request_param(req, "id"), http_request_param(req, "external_id"),
+                             NULL};
 
+    if (!home_param(req, &params[2]))
+        return;
     read_start(req, arg,
-               "SELECT offers_api_json(o.id), o.doc, o.id, o.institution_id FROM offers o "
+               "SELECT offers_api_json(o.id, $3), o.doc, o.id, o.institution_id FROM offers o "
                "WHERE o.institution_id = $1 AND o.external_id = $2 AND o.deleted_at IS NULL",
-               2, params);
+               3, params);
 }
 
 static void handle_get_by_id(struct http_request *req, void *arg)
 {
-    const char *params[1] = {http_request_param(req, "id")};
+    const char *params[2] = {http_request_param(req, "id"), NULL};
 
     if (!auth_uuid_is_valid(params[0])) {
         http_reply_error(req, 404, "not_found", "no offer at %s", http_request_path(req));
         return;
     }
+    if (!home_param(req, &params[1]))
+        return;
     read_start(req, arg,
-               "SELECT offers_api_json(o.id), o.doc, o.id, o.institution_id FROM offers o "
+               "SELECT offers_api_json(o.id, $2), o.doc, o.id, o.institution_id FROM offers o "
                "WHERE o.id = $1::uuid AND o.deleted_at IS NULL",
-               1, params);
+               2, params);
 }
 
 /* Institutions: a list, or one (404 if unknown). */

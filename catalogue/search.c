@@ -68,27 +68,6 @@ static bool is_digits(const char *s, size_t min, size_t max)
     return n >= min && n <= max && strspn(s, "0123456789") == n;
 }
 
-static bool is_institution_id(const char *s)
-{
-    size_t n = strlen(s);
-
-    return n >= 1 && n <= 127 && strspn(s, "abcdefghijklmnopqrstuvwxyz0123456789.-") == n;
-}
-
-static bool is_date(const char *s)
-{
-    int y, m, d;
-    char tail;
-
-    if (strlen(s) != 10 || s[4] != '-' || s[7] != '-' ||
-        sscanf(s, "%4d-%2d-%2d%c", &y, &m, &d, &tail) != 3)
-        return false;
-    static const int days[] = {31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
-    if (y < 1900 || y > 2999 || m < 1 || m > 12 || d < 1 || d > days[m - 1])
-        return false;
-    return m != 2 || d < 29 || (y % 4 == 0 && (y % 100 != 0 || y % 400 == 0));
-}
-
 /* Characters (code points) of a UTF-8 string; -1 when it is not UTF-8. */
 static long utf8_chars(const char *s)
 {
@@ -139,7 +118,7 @@ static bool valid_mode(const char *v)
 }
 static bool valid_institution(const char *v)
 {
-    return is_institution_id(v);
+    return mcx_institution_id_is_valid(v);
 }
 
 static int multi_add(struct multi *m, const char *value, struct mcx_error *err)
@@ -253,7 +232,7 @@ static int parse_one(struct search_params *p, struct multi *multis, size_t nmult
         return number_param(name, value, &p->ects_max, err);
     if (strcmp(name, "starts_after") == 0 || strcmp(name, "starts_before") == 0) {
         char *dst = name[7] == 'a' ? p->starts_after : p->starts_before;
-        if (!is_date(value)) {
+        if (!mcx_date_is_valid(value)) {
             mcx_error_set(err, "invalid_parameter", "%s must be a date YYYY-MM-DD", name);
             return -1;
         }
@@ -296,10 +275,15 @@ static int parse_one(struct search_params *p, struct multi *multis, size_t nmult
         p->cursor = xstrdup(value);
         return 0;
     }
-    if (strcmp(name, "recognised_by") == 0) {
-        mcx_error_set(err, "invalid_parameter",
-                      "recognised_by is not available yet: recognition agreements come later");
-        return -1;
+    if (strcmp(name, "recognised_by") == 0 || strcmp(name, "home") == 0) {
+        char *dst = name[0] == 'r' ? p->recognised_by : p->home;
+        if (dst[0] != '\0' || !mcx_institution_id_is_valid(value)) {
+            mcx_error_set(err, "invalid_parameter", "%s must be one institution id such as vdu.lt",
+                          name);
+            return -1;
+        }
+        mcx_strlcpy(dst, value, 128);
+        return 0;
     }
     mcx_error_set(err, "invalid_parameter", "unknown parameter \"%.40s\"", name);
     return -1;
@@ -362,9 +346,12 @@ int search_params_parse(const char *query, const char *accept_language, struct s
     buf_printf(&p->canon, "q=%s\nlanguage=%s\nisced=%s\neqf=%s\nmode=%s\ninstitution=%s\n",
                p->q ? p->q : "", p->language ? p->language : "", p->isced ? p->isced : "",
                p->eqf ? p->eqf : "", p->mode ? p->mode : "", p->institution ? p->institution : "");
+    if (p->home[0] == '\0')
+        memcpy(p->home, p->recognised_by, sizeof(p->home));
     buf_printf(&p->canon, "ects=%s..%s\nstarts=%s..%s\nsort=%d\nlang=%s\n",
                p->ects_min ? p->ects_min : "", p->ects_max ? p->ects_max : "", p->starts_after,
                p->starts_before, (int)p->sort, p->lang);
+    buf_printf(&p->canon, "recognised_by=%s\nhome=%s\n", p->recognised_by, p->home);
     return 0;
 }
 
@@ -567,6 +554,13 @@ static void where_common(struct sql *q, const struct search_params *p, struct bu
         buf_printf(t, " AND o.starts >= $%d::date", sql_param(q, p->starts_after));
     if (p->starts_before[0] != '\0')
         buf_printf(t, " AND o.starts <= $%d::date", sql_param(q, p->starts_before));
+    if (p->recognised_by[0] != '\0') { /* the partners first: a cheap, selective test */
+        int n = sql_param(q, p->recognised_by);
+        buf_printf(t,
+                   " AND o.institution_id = ANY (recognition_partners($%d))"
+                   " AND offer_recognition(o.id, $%d) IS NOT NULL",
+                   n, n);
+    }
 }
 
 /*
@@ -668,7 +662,7 @@ static void sql_page(struct sql *q, const struct search_params *p, const struct 
     struct buf *t = &q->text, where;
     char cond[NFILTERS][160];
     int after_tier = after != NULL ? atoi(after->pref) : -1;
-    int lang = 0, pl1, pl, nb = 0;
+    int lang = 0, pl1, pl, home, nb = 0;
 
     buf_init(&q->text);
     buf_init(&where);
@@ -698,19 +692,20 @@ static void sql_page(struct sql *q, const struct search_params *p, const struct 
         buf_puts(t, "SELECT NULL::uuid, NULL::text, 0, NULL::text WHERE false");
     buf_cleanup(&where);
     pl = sql_param(q, limit);
+    home = sql_param(q, p->home[0] != '\0' ? p->home : NULL);
     buf_printf(t,
                ") x LIMIT $%d::int), "
                "pg AS (SELECT *, row_number() OVER () AS rn FROM page) ",
                pl1);
     buf_printf(t,
-               "SELECT (SELECT coalesce(jsonb_agg(offers_api_json(p.id) ORDER BY p.rn), '[]') "
-               "FROM pg p WHERE p.rn <= $%d::int)::text, "
+               "SELECT (SELECT coalesce(jsonb_agg(offers_api_json(p.id, $%d) ORDER BY p.rn), "
+               "'[]') FROM pg p WHERE p.rn <= $%d::int)::text, "
                "(SELECT count(*) FROM pg) > $%d::int, "
                "(SELECT p.pref || '|' || p.id || '|' || p.skey FROM pg p "
                "WHERE p.rn = $%d::int), "
                "(SELECT string_agg(p.id::text || p.institution_id, E'\\n' ORDER BY p.rn) "
                "FROM pg p WHERE p.rn <= $%d::int)",
-               pl, pl, pl, pl);
+               home, pl, pl, pl, pl);
 }
 
 static void facet(struct buf *b, const char *name, const char *expr, const char *from, int except)
@@ -989,11 +984,11 @@ static void facet_key_compute(struct sreq *r)
     struct buf key;
 
     buf_init(&key);
-    buf_printf(&key, "%s|%s|%s|%s|%s|%s|%s|%s|%s|%s", p->q ? p->q : "\x01",
+    buf_printf(&key, "%s|%s|%s|%s|%s|%s|%s|%s|%s|%s|%s", p->q ? p->q : "\x01",
                p->language ? p->language : "", p->isced ? p->isced : "", p->eqf ? p->eqf : "",
                p->mode ? p->mode : "", p->institution ? p->institution : "",
                p->ects_min ? p->ects_min : "", p->ects_max ? p->ects_max : "", p->starts_after,
-               p->starts_before);
+               p->starts_before, p->recognised_by);
     sha256_hex16(key.data, key.len, r->facet_key);
     buf_cleanup(&key);
 }

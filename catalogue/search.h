@@ -48,9 +48,11 @@ struct search_params {
     char starts_before[11];
     enum search_sort sort;
     long limit;
-    char lang[4];     /* preferred language ("" none): lang=, else Accept-Language */
-    char *cursor;     /* as given, NULL when absent */
-    struct buf canon; /* every parameter but cursor and limit, canonically: binds cursors */
+    char lang[4];            /* preferred language ("" none): lang=, else Accept-Language */
+    char recognised_by[128]; /* only offers an agreement of this institution covers ("" all) */
+    char home[128];          /* show what each offer gives there ("" none; recognised_by's) */
+    char *cursor;            /* as given, NULL when absent */
+    struct buf canon;        /* every parameter but cursor and limit, canonically: binds cursors */
 };
 
 int search_params_parse(const char *query, const char *accept_language, struct search_params *p,

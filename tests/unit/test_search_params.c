@@ -111,7 +111,9 @@ static void test_refusals_name_the_parameter(void **state)
         {"q=a&q=b", "q"},
         {"q=%FF", "q"},
         {"size=3", "size"},
-        {"recognised_by=vdu.lt", "recognised_by"},
+        {"recognised_by=VDU", "recognised_by"},
+        {"recognised_by=vdu.lt&recognised_by=uab.cat", "recognised_by"},
+        {"home=a%20b", "home"},
         {"a=%zz", "escape"},
         {"eqf=1,2,3,4,5,6,7,8,1,2,3,4,5,6,7,8,1,2,3,4,5", "eqf"},
     };
