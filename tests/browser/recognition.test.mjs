@@ -10,6 +10,7 @@ import {
 } from './lib.mjs';
 
 const NO_AGREEMENT = /\bno\b.*\bagreements?\b.*\bknown\b/i;
+const RECOGNISED = /^Recognised at .+: \d+(\.\d+)? ECTS$/;
 const HOME = 'vdu.lt';
 let browser;
 before(async () => { browser = await launch(); });
@@ -56,6 +57,65 @@ test('choose a home university', { timeout: TEST_TIMEOUT }, async () => {
             const hint = (await page.locator('main .recognition').first().textContent()) || '';
             assert.match(hint.trim().replace(/\s+/g, ' '), NO_AGREEMENT, 'offer recognition hint');
         });
+        assertClean(s);
+    } finally {
+        await s.close();
+    }
+});
+
+// An agreement between vdu.lt and uab.cat, approved by both registrars (tokens from
+// test_browser.py): the catalogue, asked with home=vdu.lt, marks exactly the offers
+// the API's recognised_by covers, and the offer page says what one gives.
+async function asRegistrar(inst, method, path, body) {
+    const tokens = JSON.parse(process.env.MCX_REGISTRAR_TOKENS || '{}');
+    assert.ok(tokens[inst], `no registrar token for ${inst} (MCX_REGISTRAR_TOKENS)`);
+    const r = await fetch(`${BASE}${path}`, {
+        method, body: JSON.stringify(body),
+        headers: { Authorization: `Bearer ${tokens[inst]}`, 'Content-Type': 'application/json' },
+    });
+    const doc = await r.json();
+    assert.ok(r.ok, `${method} ${path}: ${r.status} ${JSON.stringify(doc)}`);
+    return doc;
+}
+
+test('an agreement shows what a course gives at home', { timeout: TEST_TIMEOUT }, async () => {
+    const a = await asRegistrar('vdu.lt', 'POST', '/api/v1/agreements', {
+        title: 'Baltic–Catalan micro-credential exchange', parties: [HOME, 'uab.cat'],
+        valid_from: '2026-01-01', rules: [{ recognise_as: 'elective', max_credits_per_term: 15 }],
+    });
+    for (const inst of [HOME, 'uab.cat']) {
+        await asRegistrar(inst, 'POST', `/api/v1/agreements/${a.id}/approve`, { hash: a.hash });
+    }
+    const covered = await apiSearch({ recognised_by: HOME });
+    assert.ok(covered.total > 0, 'the agreement covers no demo offer');
+    const ids = new Set(covered.items.map((o) => o.id));
+    const all = await apiSearch();
+    const s = await open(browser);
+    try {
+        const { page } = s;
+        await page.goto(`${BASE}/`);
+        await waitForResults(page, all.total);
+        await page.locator('#home-institution').selectOption(HOME);
+        await eventually(async () => {
+            const items = await page.locator('#results > li').evaluateAll((lis) => lis.map((li) => ({
+                id: li.dataset.id,
+                hint: (li.querySelector('.recognition')?.textContent || '').trim().replace(/\s+/g, ' '),
+            })));
+            assert.ok(items.length > 0);
+            for (const { id, hint } of items) {
+                assert.match(hint, ids.has(id) ? RECOGNISED : NO_AGREEMENT, `offer ${id}`);
+            }
+            assert.ok(items.some(({ id }) => ids.has(id)), 'no covered offer on the first page');
+        });
+        await screenshot(page, 'catalogue-recognised.png');
+        const one = covered.items[0];
+        await page.goto(`${BASE}/offers/${one.id}`);
+        await eventually(async () => {
+            const hint = (await page.locator('main .recognition').first().textContent()) || '';
+            assert.match(hint.trim(), RECOGNISED);
+            assert.ok(hint.includes(`${one.recognition.credits} ECTS`), hint);
+        });
+        await screenshot(page, 'offer-recognised.png');
         assertClean(s);
     } finally {
         await s.close();

@@ -14,6 +14,7 @@ says how to run the node tests against a server started by hand.
 
 import csv
 import glob
+import json
 import os
 import shutil
 import signal
@@ -74,6 +75,13 @@ def load_demo(db):
 @pytest.fixture(scope="module")
 def demo(db):
     load_demo(db)
+    # registrars of two demo universities, for the recognition test's agreement
+    tokens = {}
+    for inst in ("vdu.lt", "uab.cat"):
+        email = f"registrar@{inst}"
+        mcx(db, "user", "add", email, "--role", "registrar", "--institution", inst)
+        tokens[inst] = mcx(db, "token", "create", "--user", email).strip()
+    return tokens
 
 
 @pytest.fixture(scope="module")
@@ -123,7 +131,7 @@ def run_node(args, env):
     return proc.returncode, out
 
 
-def test_browser_suite(server):
+def test_browser_suite(server, demo):
     node = shutil.which("node")
     assert node, "node is not installed (script/bootstrap installs it)"
     assert os.path.isdir(os.path.join(HERE, "node_modules", "playwright-core")), \
@@ -133,7 +141,8 @@ def test_browser_suite(server):
     shots = screenshot_dir()
     env = dict(os.environ)
     env.update({"MCX_BASE_URL": f"http://127.0.0.1:{server.port}",
-                "MCX_SCREENSHOT_DIR": shots, "NO_COLOR": "1"})
+                "MCX_SCREENSHOT_DIR": shots, "NO_COLOR": "1",
+                "MCX_REGISTRAR_TOKENS": json.dumps(demo)})
     args = [node, "--test", "--test-reporter=spec"]
     if "--test-concurrency" in node_help(node):  # Node 20; Debian 12's Node 18 has none
         args.append("--test-concurrency=1")  # one chromium at a time on a 2-core machine

@@ -5,7 +5,7 @@
 
 import { api } from './api.js';
 import {
-  initHomeSelect, initPage, institutionName, providerName, renderRecognition,
+  homeId, initHomeSelect, initPage, institutionName, providerName, renderRecognition,
 } from './header.js';
 import {
   countryName, formatDate, formatNumber, iscedName, lang, languageName, modeName,
@@ -416,6 +416,8 @@ function renderAll() {
 function apiQuery(cursor) {
   const p = toParams(state, false);
   p.set('lang', lang());
+  // what each offer gives at the student's home university (its "recognition")
+  if (homeId()) p.set('home', homeId());
   p.set('limit', String(PAGE_SIZE));
   if (cursor) p.set('cursor', cursor);
   return `/offers?${p}`;
@@ -573,10 +575,7 @@ renderChips();
 rememberSearch();
 search();
 const user = initPage();
-insts = await initHomeSelect(els.home, () => {
-  for (const li of els.results.children) {
-    renderRecognition(li.querySelector('.recognition'), shown.get(li.dataset.id), insts);
-  }
-}, (await user)?.user);
+// Another home university: the results are asked again, with what each gives there.
+insts = await initHomeSelect(els.home, () => search(), (await user)?.user);
 // Names of institutions (facets, chips, cards) now that they are known.
 renderAll();

@@ -23,7 +23,7 @@ const STRINGS = {
     'not_stated': 'Not stated',
 
     'rec.choose': 'Choose your home university to see whether this course is recognised there.',
-    'rec.none': 'No recognition agreements known for {home} yet.',
+    'rec.none': 'No recognition agreement known for {home} covers this course yet.',
     'rec.yes': 'Recognised at {home}: {n} ECTS',
 
     'cat.title': 'Courses — mcx',
@@ -168,7 +168,7 @@ const STRINGS = {
     'not_stated': 'Nenurodyta',
 
     'rec.choose': 'Pasirinkite savo universitetą ir pamatysite, ar šis kursas jame įskaitomas.',
-    'rec.none': '{home}: pripažinimo susitarimų kol kas nežinoma.',
+    'rec.none': '{home}: šio kurso apimančių pripažinimo susitarimų kol kas nežinoma.',
     'rec.yes': '{home} įskaito: {n} ECTS',
 
     'cat.title': 'Kursai — mcx',

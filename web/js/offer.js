@@ -5,7 +5,7 @@
 
 import { ApiError, api, institutions } from './api.js';
 import {
-  initHomeSelect, initPage, institutionName, providerName, renderRecognition,
+  homeId, initHomeSelect, initPage, institutionName, providerName, renderRecognition,
 } from './header.js';
 import {
   countryName, formatDate, formatNumber, formatPrice, iscedName, lang, languageName,
@@ -230,7 +230,8 @@ let loadError = '';
 
 async function load() {
   try {
-    offer = await api(`/offers/${encodeURIComponent(id)}`);
+    const home = homeId();
+    offer = await api(`/offers/${encodeURIComponent(id)}${home ? `?home=${encodeURIComponent(home)}` : ''}`);
   } catch (err) {
     offer = null;
     loadError = err.status === 404 ? '' : err.message;
@@ -246,7 +247,11 @@ await load();
 insts = await instsReady;
 user = (await sessionReady)?.user || null;
 if (offer) {
-  await initHomeSelect(homeSelect, () => renderRecognition(recEl, offer, insts), user);
+  // another home university: the offer is read again, with what it gives there
+  await initHomeSelect(homeSelect, async () => {
+    await load();
+    if (offer) renderRecognition(recEl, offer, insts);
+  }, user);
   render();
 } else {
   renderNotFound(loadError);
