@@ -28,7 +28,8 @@ static const char *const top_fields[] = {
 };
 /* What a GET adds: a client editing what it read may send them back unchanged. */
 static const char *const echo_fields[] = {
-    "id", "hash", "status", "approvals", "created_at", "updated_at", "terminated_on", NULL,
+    "id",         "hash",          "status",  "approvals", "created_at",
+    "updated_at", "terminated_on", "version", NULL,
 };
 static const char *const scope_fields[] = {
     "isced", "eqf_min", "eqf_max", "ects_min", "modes", "requires_qa", NULL,

@@ -56,7 +56,7 @@ static const char lookup_sql[] =
     "  ORDER BY o.doc->>'source_id' IN ($5, $6) DESC NULLS LAST,"
     "   o.doc->>'homepage' = $7 DESC NULLS LAST, o.id LIMIT 1),"
     " ags AS (SELECT coalesce(json_agg(json_build_object('id', a.id, 'content', a.content::text,"
-    "   'active', agreement_status(a) = 'active', 'terminated_on', a.terminated_on)"
+    "   'active', agreement_approved(a), 'terminated_on', a.terminated_on)"
     "   ORDER BY a.created_at, a.id), '[]') j FROM agreements a WHERE $1 = ANY (a.parties))"
     " SELECT EXISTS (SELECT 1 FROM institutions WHERE id = $1), (SELECT id FROM iss),"
     "  (SELECT id::text FROM off), (SELECT j::text FROM ags),"
@@ -107,8 +107,8 @@ static void submit_free(void *data)
 
 /* Copies an optional string member (≤ size-1 bytes, no control characters); false
  * (with err) when present and not such a string. */
-static bool opt_string(const struct json_value *obj, const char *key, char *out, size_t size,
-                       const char *path, struct mcx_error *err)
+static bool opt_chars(const struct json_value *obj, const char *key, char *out, size_t size,
+                      const char *path, bool lines, struct mcx_error *err)
 {
     const struct json_value *v = json_object_get(obj, key);
     const char *s;
@@ -124,12 +124,26 @@ static bool opt_string(const struct json_value *obj, const char *key, char *out,
         return false;
     }
     for (size_t i = 0; i < len; i++)
-        if ((unsigned char)s[i] < 0x20) {
+        if ((unsigned char)s[i] < 0x20 && !(lines && strchr("\t\r\n", s[i]) != NULL)) {
             mcx_error_set(err, "validation_failed", "%s.%s: no control characters", path, key);
             return false;
         }
     memcpy(out, s, len + 1);
     return true;
+}
+
+/* A one-line string member (a name, a code). */
+static bool opt_string(const struct json_value *obj, const char *key, char *out, size_t size,
+                       const char *path, struct mcx_error *err)
+{
+    return opt_chars(obj, key, out, size, path, false, err);
+}
+
+/* A text a person writes (reasons, an appeal): line breaks and tabs allowed. */
+static bool opt_text(const struct json_value *obj, const char *key, char *out, size_t size,
+                     const char *path, struct mcx_error *err)
+{
+    return opt_chars(obj, key, out, size, path, true, err);
 }
 
 /* Reads the body into s: the target and the credential (parsed). 0, or the status to
@@ -319,8 +333,7 @@ static void submit_authed(struct api_call *c, const struct auth_user *u)
     snprintf(s->actor, sizeof(s->actor), "user:%s", u->id);
     status = submit_read(s, body, len, &err);
     if (status != 0) {
-        api_call_fail(c, status, status == 400 ? "malformed_json" : "validation_failed", "%s",
-                      err.message);
+        api_call_fail(c, status, status == 400 ? err.code : "validation_failed", "%s", err.message);
         return;
     }
     const struct rec_parsed *p = &s->parsed;
@@ -497,7 +510,7 @@ static void decide_authed(struct api_call *c, const struct auth_user *u)
         return;
     }
     if (!opt_string(v, "grade", grade, sizeof(grade), "body", &err) ||
-        !opt_string(v, "reasons", reasons, sizeof(reasons), "body", &err)) {
+        !opt_text(v, "reasons", reasons, sizeof(reasons), "body", &err)) {
         json_value_free(v);
         api_call_fail(c, 422, "validation_failed", "%s", err.message + strlen("body."));
         return;
@@ -530,7 +543,7 @@ static void appeal_authed(struct api_call *c, const struct auth_user *u)
     }
     if ((id = transition_id(c)) == NULL || (v = object_body(c)) == NULL)
         return;
-    if (!opt_string(v, "text", text, sizeof(text), "body", &err) || text[0] == '\0') {
+    if (!opt_text(v, "text", text, sizeof(text), "body", &err) || text[0] == '\0') {
         json_value_free(v);
         api_call_fail(c, 422, "validation_failed",
                       "text: why the decision should change, 1 to %d bytes", TEXT_MAX);

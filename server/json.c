@@ -7,6 +7,7 @@
 #include <inttypes.h>
 #include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 void json_writer_init(struct json_writer *w, struct buf *out)
@@ -98,7 +99,14 @@ void json_double(struct json_writer *w, double v)
         buf_puts(w->out, "null");
         return;
     }
-    buf_printf(w->out, "%.17g", v);
+    /* the shortest form that reads back as the same double: 3.3, not 3.2999999999999998 */
+    char text[32];
+    for (int digits = 15; digits <= 17; digits++) {
+        snprintf(text, sizeof(text), "%.*g", digits, v);
+        if (strtod(text, NULL) == v)
+            break;
+    }
+    buf_puts(w->out, text);
 }
 
 void json_bool(struct json_writer *w, bool v)

@@ -32,15 +32,21 @@ CREATE TABLE agreement_approvals (
     PRIMARY KEY (agreement_id, institution_id)
 );
 
+-- Whether every party approved the current hash.
+CREATE FUNCTION agreement_approved(a agreements) RETURNS boolean
+LANGUAGE sql STABLE AS $$
+    SELECT (SELECT count(*) FROM agreement_approvals p
+             WHERE p.agreement_id = a.id AND p.hash = a.hash
+               AND p.institution_id = ANY (a.parties)) = cardinality(a.parties)
+$$;
+
 -- draft until every party approved the current hash, then active; terminated from
 -- its termination date on.
 CREATE FUNCTION agreement_status(a agreements) RETURNS text
 LANGUAGE sql STABLE AS $$
     SELECT CASE
         WHEN a.terminated_on IS NOT NULL AND a.terminated_on <= current_date THEN 'terminated'
-        WHEN (SELECT count(*) FROM agreement_approvals p
-               WHERE p.agreement_id = a.id AND p.hash = a.hash
-                 AND p.institution_id = ANY (a.parties)) = cardinality(a.parties) THEN 'active'
+        WHEN agreement_approved(a) THEN 'active'
         ELSE 'draft' END
 $$;
 

@@ -114,9 +114,12 @@ def test_both_approve_then_an_edit_voids_the_approvals(srv, world):
                  {"hash": b["hash"]})
         assert r.status == 200, r.text()
     assert r.json()["status"] == "active"
-    # an edit that changes nothing keeps the approvals
+    # an edit that changes nothing keeps the approvals; what a GET gave can be sent back
     r = call(srv, world, "reg-vdu", "PUT", f"/api/v1/agreements/{a['id']}", edited)
     assert r.status == 200 and r.json()["status"] == "active" and r.json()["version"] == 2
+    echoed = http(srv.port, "GET", f"/api/v1/agreements/{a['id']}").json()
+    r = call(srv, world, "reg-uab", "PUT", f"/api/v1/agreements/{a['id']}", echoed)
+    assert r.status == 200 and r.json()["status"] == "active", r.text()
     # public reads
     r = http(srv.port, "GET", f"/api/v1/agreements/{a['id']}")
     assert r.status == 200 and r.json()["status"] == "active"

@@ -163,7 +163,8 @@ def test_transitions_appeal_once(srv, world):
     # no appeal before a decision
     assert_json_error(call(srv, world, "ada", "POST", app, {"text": "Please"}), 409)
     r = call(srv, world, "reg-vdu", "POST", dec,
-             {"outcome": "not_recognised", "reasons": "The term's elective quota is full."})
+             {"outcome": "not_recognised",
+              "reasons": "The term's elective quota is full.\nSee the faculty rules, §4."})
     assert r.status == 200
     assert_json_error(call(srv, world, "reg-vdu", "POST", dec,
                            {"outcome": "recognised", "credits": 2, "reasons": "x"}), 409)
@@ -306,3 +307,21 @@ def test_exports_csv_and_elmo(srv, world, tmp_path):
     assert r.status == 200
     assert_json_error(call(srv, world, "ada", "GET", "/api/v1/credit-transfers",
                            headers={"Accept": "image/png"}), 406)
+
+
+def test_termination_keeps_earlier_credentials_covered(srv, world):
+    """A credential awarded before an agreement's termination is still covered by it
+    (the sample was awarded 2022-12-31)."""
+    body = dict(COVERING, title="Zed and Tartu, ended", parties=["ut.ee", "uniz.edu"],
+                grade_conversion=None)
+    a = call(srv, world, "reg-ut", "POST", "/api/v1/agreements", body).json()
+    world["db"].query(
+        "INSERT INTO agreement_approvals (agreement_id, institution_id, hash, approved_by)"
+        f" VALUES ('{a['id']}', 'uniz.edu', '{a['hash']}', '{world['ids']['admin']}')")
+    assert call(srv, world, "reg-ut", "POST", f"/api/v1/agreements/{a['id']}/approve",
+                {"hash": a["hash"]}).json()["status"] == "active"
+    r = call(srv, world, "reg-ut", "POST", f"/api/v1/agreements/{a['id']}/terminate",
+             {"date": "2023-06-30"})
+    assert r.json()["status"] == "terminated"
+    p = submit(srv, world, target="ut.ee")["proposal"]
+    assert p["outcome"] == "recognised" and p["agreement"] == a["id"], p
