@@ -178,7 +178,7 @@ static void test_doubles(void **state)
         {0.5, "0.5"},
         {1e21, "1e+21"},
         {-1e-7, "-1e-07"},
-        {3.3, "3.3"},     /* the shortest form that reads back: not 3.2999999999999998 */
+        {3.3, "3.3"}, /* the shortest form that reads back: not 3.2999999999999998 */
         {0.1 + 0.2, "0.30000000000000004"},
         {123456789.0, "123456789"},
     };
