@@ -44,6 +44,19 @@ struct mcx_config {
     long harvest_backoff_ms;
     long harvest_concurrency;
     long events_flush_ms;
+    /* issuance: the Europass adapter and the outbox (issuance/outbox.c) */
+    char *europass_adapter;            /* "edci" (default) or "local" */
+    char *europass_url;                /* the EDCI issuer's base; NULL: nothing is sent */
+    char *europass_api;                /* "v2" (default) or "v1" */
+    char *europass_seal_password_file; /* the EDCI seal certificate's password */
+    char *europass_token_file;         /* a bearer token for the auth in front of EDCI */
+    bool outbox;                       /* send from this process (default on) */
+    long outbox_max_attempts;
+    long outbox_backoff_ms;
+    long outbox_tick_ms;
+    long outbox_concurrency;
+    long outbox_timeout_ms;
+    long learner_retention_days; /* personal data kept after delivery; 0: kept for good */
     bool show_help;
     bool show_version;
 };

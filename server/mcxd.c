@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include <event2/event.h>
+#include <openssl/crypto.h>
 
 #include "catalogue/applications.h"
 #include "catalogue/events.h"
@@ -26,6 +27,9 @@
 #include "catalogue/manifest.h"
 #include "catalogue/partners.h"
 #include "catalogue/publish.h"
+#include "issuance/credentials.h"
+#include "issuance/outbox.h"
+#include "issuance/retention.h"
 #include "catalogue/search.h"
 #include "catalogue/sigauth.h"
 #include "recognition/agreements.h"
@@ -113,6 +117,33 @@ static void catalogue_changed(const char *payload, void *arg)
     search_catalogue_changed(app->search, payload);
 }
 
+/* A secret from a file (one line; a trailing newline is not part of it), or "" when
+ * path is "". The file should be readable by mcx alone; its content is never logged. */
+static int read_secret(const char *path, const char *flag, char **out, struct mcx_error *err)
+{
+    char line[4096];
+    FILE *f;
+    size_t n;
+
+    *out = NULL;
+    if (path[0] == '\0') {
+        *out = xstrdup("");
+        return 0;
+    }
+    f = fopen(path, "r");
+    if (f == NULL) {
+        mcx_error_set(err, "bad_config", "%s: cannot read %s: %s", flag, path, strerror(errno));
+        return -1;
+    }
+    n = fread(line, 1, sizeof(line) - 1, f);
+    fclose(f);
+    line[n] = '\0';
+    line[strcspn(line, "\r\n")] = '\0';
+    *out = xstrdup(line);
+    OPENSSL_cleanse(line, sizeof(line));
+    return 0;
+}
+
 static int app_init(struct mcxd *app, const struct mcx_config *cfg, int worker,
                     const struct shared *sh, struct mcx_error *err)
 {
@@ -176,6 +207,27 @@ static int app_init(struct mcxd *app, const struct mcx_config *cfg, int worker,
         };
         app->harvester = harvester_new(app, &hv);
     }
+    if (read_secret(cfg->europass_seal_password_file, "--europass-seal-password-file",
+                    &app->europass_password, err) != 0 ||
+        read_secret(cfg->europass_token_file, "--europass-token-file", &app->europass_token, err) !=
+            0)
+        return -1;
+    if (cfg->outbox && cfg->europass_url[0] != '\0') {
+        struct outbox_config oc = {
+            .tick_ms = (int)cfg->outbox_tick_ms,
+            .concurrency = (int)cfg->outbox_concurrency,
+            .max_attempts = (int)cfg->outbox_max_attempts,
+            .backoff_ms = (int)cfg->outbox_backoff_ms,
+            .node = app->node,
+            .edci = {.url = cfg->europass_url,
+                     .api = cfg->europass_api,
+                     .seal_password = app->europass_password,
+                     .token = app->europass_token,
+                     .timeout_ms = cfg->outbox_timeout_ms},
+        };
+        app->outbox = outbox_new(app, &oc);
+    }
+    app->retention = retention_new(app, cfg->learner_retention_days);
     app->sweeper = sigauth_sweeper_new(app);
     ops_routes_add(app);
     publish_routes_add(app);
@@ -187,6 +239,7 @@ static int app_init(struct mcxd *app, const struct mcx_config *cfg, int worker,
     agreements_routes_add(app);
     requests_routes_add(app);
     transfers_routes_add(app);
+    credentials_routes_add(app);
     app->offload = offload_new(app->base, 1, 64); /* scrypt: one helper thread per worker */
     app->search = search_new(app);
     search_routes_add(app, app->search);
@@ -204,6 +257,8 @@ static void app_cleanup(struct mcxd *app)
     db_listener_free(app->listener);
     search_free(app->search);
     harvester_free(app->harvester);
+    outbox_free(app->outbox);
+    retention_free(app->retention);
     events_free(app->events);
     client_free(app->client);
     http_server_free(app->http);
@@ -212,6 +267,10 @@ static void app_cleanup(struct mcxd *app)
     metrics_free(app->metrics);
     db_pool_free(app->pool);
     static_files_free(app->web);
+    if (app->europass_password != NULL)
+        OPENSSL_cleanse(app->europass_password, strlen(app->europass_password));
+    free(app->europass_password);
+    free(app->europass_token);
     if (app->base != NULL)
         event_base_free(app->base);
 }

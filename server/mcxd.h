@@ -44,6 +44,10 @@ struct mcxd {
     struct db_listener *listener; /* LISTEN mcx_catalogue */
     struct offload *offload;      /* helper threads for scrypt */
     struct events *events;        /* exposure counting: searches and offer reads */
+    struct outbox *outbox;        /* NULL without --europass-url or with --outbox off */
+    struct retention *retention;  /* NULL with --learner-retention-days 0 */
+    char *europass_password;      /* from --europass-seal-password-file, or "" */
+    char *europass_token;         /* from --europass-token-file, or "" */
     int64_t started_us;
 };
 
