@@ -81,6 +81,22 @@ def demo(db):
         email = f"registrar@{inst}"
         mcx(db, "user", "add", email, "--role", "registrar", "--institution", inst)
         tokens[inst] = mcx(db, "token", "create", "--user", email).strip()
+    # two credentials in the registry for the verification page: one delivered, one
+    # revoked after delivery (what the outbox and the revoke endpoint leave behind)
+    for state, reason in (("delivered", None), ("revoked", "issued to the wrong learner")):
+        db.query(
+            "INSERT INTO credentials (institution_id, offer_id, idempotency_key, learner,"
+            " learner_name, learner_email, result, title, document, state, delivered_at,"
+            " revoked_at, revoke_reason, created_by)"
+            " SELECT 'vdu.lt', id, 'browser-" + state + "', '{\"given_name\": \"Ona\"}',"
+            " 'Ona Petraitytė', 'ona@example.lt', '{}', 'Data literacy', '{}', '" + state + "',"
+            " now(), " + ("now()" if reason else "NULL") + ", "
+            + ("'" + reason + "'" if reason else "NULL") + ", 'test'"
+            " FROM offers WHERE institution_id = 'vdu.lt' LIMIT 1")
+    tokens["verify"] = {
+        "valid": db.query("SELECT id FROM credentials WHERE idempotency_key = 'browser-delivered'"),
+        "revoked": db.query("SELECT id FROM credentials WHERE idempotency_key = 'browser-revoked'"),
+    }
     return tokens
 
 
@@ -142,7 +158,9 @@ def test_browser_suite(server, demo):
     env = dict(os.environ)
     env.update({"MCX_BASE_URL": f"http://127.0.0.1:{server.port}",
                 "MCX_SCREENSHOT_DIR": shots, "NO_COLOR": "1",
-                "MCX_REGISTRAR_TOKENS": json.dumps(demo)})
+                "MCX_REGISTRAR_TOKENS": json.dumps({k: v for k, v in demo.items()
+                                                     if k != "verify"}),
+                "MCX_VERIFY_IDS": json.dumps(demo["verify"])})
     args = [node, "--test", "--test-reporter=spec"]
     if "--test-concurrency" in node_help(node):  # Node 20; Debian 12's Node 18 has none
         args.append("--test-concurrency=1")  # one chromium at a time on a 2-core machine
