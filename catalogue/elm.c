@@ -15,109 +15,28 @@
 #include <string.h>
 #include <strings.h>
 
+#include "catalogue/codes.h"
 #include "server/json.h"
 #include "server/jsonparse.h"
 
 #define ELM_MAX_DEPTH 64
 #define PTR_MAX 256
 
-/* Controlled vocabularies (EU Vocabularies / Europass). */
+/* Controlled vocabularies (EU Vocabularies / Europass); languages, countries and
+ * modes are in codes.h. */
 #define URI_ISCED "http://data.europa.eu/snb/isced-f/"
 #define URI_ISCED_SCHEME "http://data.europa.eu/snb/isced-f/25831c2"
 #define URI_EQF "http://data.europa.eu/snb/eqf/"
 #define URI_EQF_SCHEME "http://data.europa.eu/snb/eqf/25831c2"
-#define URI_LANGUAGE "http://publications.europa.eu/resource/authority/language/"
-#define URI_LANGUAGE_SCHEME "http://publications.europa.eu/resource/authority/language"
-#define URI_COUNTRY "http://publications.europa.eu/resource/authority/country/"
-#define URI_COUNTRY_SCHEME "http://publications.europa.eu/resource/authority/country"
 #define URI_CURRENCY "http://publications.europa.eu/resource/authority/currency/"
 #define URI_CURRENCY_SCHEME "http://publications.europa.eu/resource/authority/currency"
 #define URI_ECTS "http://data.europa.eu/snb/education-credit/6fcec5c5af"
 #define URI_CREDIT_SCHEME "http://data.europa.eu/snb/education-credit/25831c2"
-#define URI_MODE "http://data.europa.eu/snb/learning-assessment/"
-#define URI_MODE_SCHEME "http://data.europa.eu/snb/learning-assessment/25831c2"
 /* EU Vocabularies has no concept for "this note is about quality assurance";
  * mcx names its own and also recognises the English label. */
 #define URI_QA_SUBJECT "urn:mcx:note-subject:quality-assurance"
 
-/* Europass modes of learning and assessment (loq/cv/europass-modes.xsd). */
-static const struct {
-    enum offer_mode mode;
-    const char *id; /* after URI_MODE */
-    const char *label;
-} modes[] = {
-    {OFFER_MODE_ONLINE, "920fbb3cbe", "Online"},
-    {OFFER_MODE_BLENDED, "e92d221e4d", "Blended"},
-    {OFFER_MODE_ONSITE, "9191af2ed9", "Presential"},
-};
-
-/*
- * ISO 639-1 code + ISO 639-2/T code (the EU language authority's, uppercased),
- * from Debian iso-codes; then the 639-2/B codes that differ, + 639-1.
- */
-static const char lang_codes[][6] = {
-    "aaaar", "ababk", "aeave", "afafr", "akaka", "amamh", "anarg", "arara", "asasm", "avava",
-    "ayaym", "azaze", "babak", "bebel", "bgbul", "bhbih", "bibis", "bmbam", "bnben", "bobod",
-    "brbre", "bsbos", "cacat", "ceche", "chcha", "cocos", "crcre", "csces", "cuchu", "cvchv",
-    "cycym", "dadan", "dedeu", "dvdiv", "dzdzo", "eeewe", "elell", "eneng", "eoepo", "esspa",
-    "etest", "eueus", "fafas", "ffful", "fifin", "fjfij", "fofao", "frfra", "fyfry", "gagle",
-    "gdgla", "glglg", "gngrn", "guguj", "gvglv", "hahau", "heheb", "hihin", "hohmo", "hrhrv",
-    "hthat", "huhun", "hyhye", "hzher", "iaina", "idind", "ieile", "igibo", "iiiii", "ikipk",
-    "ioido", "isisl", "itita", "iuiku", "jajpn", "jvjav", "kakat", "kgkon", "kikik", "kjkua",
-    "kkkaz", "klkal", "kmkhm", "knkan", "kokor", "krkau", "kskas", "kukur", "kvkom", "kwcor",
-    "kykir", "lalat", "lbltz", "lglug", "lilim", "lnlin", "lolao", "ltlit", "lulub", "lvlav",
-    "mgmlg", "mhmah", "mimri", "mkmkd", "mlmal", "mnmon", "mrmar", "msmsa", "mtmlt", "mymya",
-    "nanau", "nbnob", "ndnde", "nenep", "ngndo", "nlnld", "nnnno", "nonor", "nrnbl", "nvnav",
-    "nynya", "ococi", "ojoji", "omorm", "orori", "ososs", "papan", "pipli", "plpol", "pspus",
-    "ptpor", "quque", "rmroh", "rnrun", "roron", "rurus", "rwkin", "sasan", "scsrd", "sdsnd",
-    "sesme", "sgsag", "sisin", "skslk", "slslv", "smsmo", "snsna", "sosom", "sqsqi", "srsrp",
-    "ssssw", "stsot", "susun", "svswe", "swswa", "tatam", "tetel", "tgtgk", "ththa", "titir",
-    "tktuk", "tltgl", "tntsn", "toton", "trtur", "tstso", "tttat", "twtwi", "tytah", "uguig",
-    "ukukr", "ururd", "uzuzb", "veven", "vivie", "vovol", "wawln", "wowol", "xhxho", "yiyid",
-    "yoyor", "zazha", "zhzho", "zuzul",
-};
-
-static const char lang_bibliographic[][6] = {
-    "albsq", "armhy", "baqeu", "burmy", "chizh", "czecs", "dutnl", "frefr", "geoka", "gerde",
-    "greel", "iceis", "macmk", "maomi", "mayms", "perfa", "rumro", "slosk", "tibbo", "welcy",
-};
-
-/* ISO 3166-1 alpha-2 + the EU country authority's code (alpha-3; Kosovo 1A0). */
-static const char country_codes[][6] = {
-    "ADAND", "AEARE", "AFAFG", "AGATG", "AIAIA", "ALALB", "AMARM", "AOAGO", "AQATA", "ARARG",
-    "ASASM", "ATAUT", "AUAUS", "AWABW", "AXALA", "AZAZE", "BABIH", "BBBRB", "BDBGD", "BEBEL",
-    "BFBFA", "BGBGR", "BHBHR", "BIBDI", "BJBEN", "BLBLM", "BMBMU", "BNBRN", "BOBOL", "BQBES",
-    "BRBRA", "BSBHS", "BTBTN", "BVBVT", "BWBWA", "BYBLR", "BZBLZ", "CACAN", "CCCCK", "CDCOD",
-    "CFCAF", "CGCOG", "CHCHE", "CICIV", "CKCOK", "CLCHL", "CMCMR", "CNCHN", "COCOL", "CRCRI",
-    "CUCUB", "CVCPV", "CWCUW", "CXCXR", "CYCYP", "CZCZE", "DEDEU", "DJDJI", "DKDNK", "DMDMA",
-    "DODOM", "DZDZA", "ECECU", "EEEST", "EGEGY", "EHESH", "ERERI", "ESESP", "ETETH", "FIFIN",
-    "FJFJI", "FKFLK", "FMFSM", "FOFRO", "FRFRA", "GAGAB", "GBGBR", "GDGRD", "GEGEO", "GFGUF",
-    "GGGGY", "GHGHA", "GIGIB", "GLGRL", "GMGMB", "GNGIN", "GPGLP", "GQGNQ", "GRGRC", "GSSGS",
-    "GTGTM", "GUGUM", "GWGNB", "GYGUY", "HKHKG", "HMHMD", "HNHND", "HRHRV", "HTHTI", "HUHUN",
-    "IDIDN", "IEIRL", "ILISR", "IMIMN", "ININD", "IOIOT", "IQIRQ", "IRIRN", "ISISL", "ITITA",
-    "JEJEY", "JMJAM", "JOJOR", "JPJPN", "KEKEN", "KGKGZ", "KHKHM", "KIKIR", "KMCOM", "KNKNA",
-    "KPPRK", "KRKOR", "KWKWT", "KYCYM", "KZKAZ", "LALAO", "LBLBN", "LCLCA", "LILIE", "LKLKA",
-    "LRLBR", "LSLSO", "LTLTU", "LULUX", "LVLVA", "LYLBY", "MAMAR", "MCMCO", "MDMDA", "MEMNE",
-    "MFMAF", "MGMDG", "MHMHL", "MKMKD", "MLMLI", "MMMMR", "MNMNG", "MOMAC", "MPMNP", "MQMTQ",
-    "MRMRT", "MSMSR", "MTMLT", "MUMUS", "MVMDV", "MWMWI", "MXMEX", "MYMYS", "MZMOZ", "NANAM",
-    "NCNCL", "NENER", "NFNFK", "NGNGA", "NINIC", "NLNLD", "NONOR", "NPNPL", "NRNRU", "NUNIU",
-    "NZNZL", "OMOMN", "PAPAN", "PEPER", "PFPYF", "PGPNG", "PHPHL", "PKPAK", "PLPOL", "PMSPM",
-    "PNPCN", "PRPRI", "PSPSE", "PTPRT", "PWPLW", "PYPRY", "QAQAT", "REREU", "ROROU", "RSSRB",
-    "RURUS", "RWRWA", "SASAU", "SBSLB", "SCSYC", "SDSDN", "SESWE", "SGSGP", "SHSHN", "SISVN",
-    "SJSJM", "SKSVK", "SLSLE", "SMSMR", "SNSEN", "SOSOM", "SRSUR", "SSSSD", "STSTP", "SVSLV",
-    "SXSXM", "SYSYR", "SZSWZ", "TCTCA", "TDTCD", "TFATF", "TGTGO", "THTHA", "TJTJK", "TKTKL",
-    "TLTLS", "TMTKM", "TNTUN", "TOTON", "TRTUR", "TTTTO", "TVTUV", "TWTWN", "TZTZA", "UAUKR",
-    "UGUGA", "UMUMI", "USUSA", "UYURY", "UZUZB", "VAVAT", "VCVCT", "VEVEN", "VGVGB", "VIVIR",
-    "VNVNM", "VUVUT", "WFWLF", "WSWSM", "XK1A0", "YEYEM", "YTMYT", "ZAZAF", "ZMZMB", "ZWZWE",
-};
-
-/* ---- code tables ---- */
-
-static void str_lower(char *s)
-{
-    for (; *s; s++)
-        *s = (char)tolower((unsigned char)*s);
-}
+/* ---- codes ---- */
 
 static void str_upper(char *s)
 {
@@ -135,81 +54,6 @@ static bool str_is_alpha(const char *s, size_t min, size_t max)
         if (!isalpha((unsigned char)s[i]))
             return false;
     return true;
-}
-
-/* Language code (any case, 2 or 3 letters) to mcx's form: ISO 639-1 where one
- * exists, else the lowercase 3-letter code. */
-static void lang_canonical(const char *in, char out[9])
-{
-    mcx_strlcpy(out, in, 9);
-    str_lower(out);
-    if (strlen(out) != 3)
-        return;
-    for (size_t i = 0; i < MCX_ARRAY_LEN(lang_codes); i++) {
-        if (memcmp(lang_codes[i] + 2, out, 3) == 0) {
-            memcpy(out, lang_codes[i], 2);
-            out[2] = '\0';
-            return;
-        }
-    }
-    for (size_t i = 0; i < MCX_ARRAY_LEN(lang_bibliographic); i++) {
-        if (memcmp(lang_bibliographic[i], out, 3) == 0) {
-            memcpy(out, lang_bibliographic[i] + 3, 2);
-            out[2] = '\0';
-            return;
-        }
-    }
-}
-
-/* mcx language code to the EU authority's (uppercase 639-2/T). */
-static void lang_authority(const char *code, char out[9])
-{
-    mcx_strlcpy(out, code, 9);
-    str_lower(out);
-    if (strlen(out) == 2) {
-        for (size_t i = 0; i < MCX_ARRAY_LEN(lang_codes); i++) {
-            if (memcmp(lang_codes[i], out, 2) == 0) {
-                memcpy(out, lang_codes[i] + 2, 4);
-                break;
-            }
-        }
-    }
-    str_upper(out);
-}
-
-/* The EU authority's country code (or an alpha-2 code) to ISO alpha-2; "" if unknown. */
-static void country_alpha2(const char *code, char out[3])
-{
-    char up[4];
-
-    mcx_strlcpy(up, code, sizeof(up));
-    str_upper(up);
-    out[0] = '\0';
-    if (strlen(up) == 2) {
-        memcpy(out, up, 3);
-        return;
-    }
-    for (size_t i = 0; i < MCX_ARRAY_LEN(country_codes) && strlen(up) == 3; i++) {
-        if (memcmp(country_codes[i] + 2, up, 3) == 0) {
-            memcpy(out, country_codes[i], 2);
-            out[2] = '\0';
-            return;
-        }
-    }
-}
-
-static void country_authority(const char *alpha2, char out[4])
-{
-    mcx_strlcpy(out, alpha2, 4);
-    str_upper(out);
-    if (strlen(out) != 2)
-        return;
-    for (size_t i = 0; i < MCX_ARRAY_LEN(country_codes); i++) {
-        if (memcmp(country_codes[i], out, 2) == 0) {
-            memcpy(out, country_codes[i] + 2, 4);
-            return;
-        }
-    }
 }
 
 /* ---- reading: JSON pointers and errors ---- */
@@ -394,10 +238,7 @@ static int lang_tag(const char *tag, char out[9])
         return -1;
     memcpy(primary, tag, n);
     primary[n] = '\0';
-    if (!str_is_alpha(primary, 2, 8))
-        return -1;
-    lang_canonical(primary, out);
-    return 0;
+    return codes_lang_canonical(primary, out, 9) ? 0 : -1;
 }
 
 static int lang_value_add(struct elm_reader *r, const struct json_value *v, const char *path,
@@ -611,14 +452,11 @@ static void read_homepage(const struct json_value *node, char **out)
 
 static enum offer_mode mode_of(const struct json_value *v)
 {
-    for (size_t i = 0; i < node_count(v); i++) {
-        const char *tail =
-            uri_tail(concept_uri(json_is_array(v) ? json_array_at(v, i) : v), URI_MODE);
-        for (size_t j = 0; tail != NULL && j < MCX_ARRAY_LEN(modes); j++)
-            if (strcmp(tail, modes[j].id) == 0)
-                return modes[j].mode;
-    }
-    return OFFER_MODE_UNKNOWN;
+    enum offer_mode mode = OFFER_MODE_UNKNOWN;
+
+    for (size_t i = 0; i < node_count(v) && mode == OFFER_MODE_UNKNOWN; i++)
+        mode = codes_mode_of_uri(concept_uri(json_is_array(v) ? json_array_at(v, i) : v));
+    return mode;
 }
 
 static int read_temporal(struct elm_reader *r, const struct json_value *lo, const char *base)
@@ -685,11 +523,16 @@ static void read_country(struct elm_reader *r, const struct json_value *org)
         for (size_t j = 0; j < node_count(addrs) && r->o->provider_country[0] == '\0'; j++) {
             const struct json_value *a = json_is_array(addrs) ? json_array_at(addrs, j) : addrs;
             const char *uri = concept_uri(json_object_get(a, "countryCode"));
-            const char *code = uri_tail(uri, URI_COUNTRY);
+            const char *code = uri_tail(uri, CODES_URI_COUNTRY), *alpha2;
             if (code == NULL && uri != NULL && str_is_alpha(uri, 2, 2))
                 code = uri;
-            if (code != NULL && strlen(code) <= 3)
-                country_alpha2(code, r->o->provider_country);
+            alpha2 = codes_country_alpha2(code);
+            if (alpha2 == NULL && code != NULL && strlen(code) == 2)
+                alpha2 = code; /* an alpha-2 code the table lacks is kept */
+            if (alpha2 != NULL) {
+                mcx_strlcpy(r->o->provider_country, alpha2, sizeof(r->o->provider_country));
+                str_upper(r->o->provider_country);
+            }
         }
     }
 }
@@ -730,16 +573,15 @@ static void read_isced(struct elm_reader *r, const struct json_value *spec, cons
 static void read_languages(struct elm_reader *r, const struct json_value *spec)
 {
     const struct json_value *v = json_object_get(spec, "language");
-    char code[9];
+    char code[4];
 
     for (size_t i = 0; i < node_count(v); i++) {
         const char *uri = concept_uri(json_is_array(v) ? json_array_at(v, i) : v);
-        const char *tail = uri_tail(uri, URI_LANGUAGE);
+        const char *tail = uri_tail(uri, CODES_URI_LANGUAGE);
         if (tail == NULL && uri != NULL && str_is_alpha(uri, 2, 3))
             tail = uri; /* a bare code */
-        if (tail == NULL || !str_is_alpha(tail, 2, 3))
+        if (tail == NULL || !codes_lang_canonical(tail, code, sizeof(code)))
             continue;
-        lang_canonical(tail, code);
         strv_add_unique(&r->o->languages, &r->o->nlanguages, code);
     }
 }
@@ -1326,9 +1168,10 @@ static void write_concept_code(struct elm_writer *ew, const char *key, const cha
 
 static void write_mode(struct elm_writer *ew, enum offer_mode mode)
 {
-    for (size_t i = 0; i < MCX_ARRAY_LEN(modes); i++)
-        if (modes[i].mode == mode)
-            write_concept_code(ew, "mode", URI_MODE, modes[i].id, URI_MODE_SCHEME, modes[i].label);
+    const struct codes_mode *m = codes_mode_find(mode);
+
+    if (m != NULL)
+        write_concept_code(ew, "mode", CODES_URI_MODE, m->id, CODES_URI_MODE_SCHEME, m->label);
 }
 
 static void write_web_resource(struct elm_writer *ew, const char *id, const char *url)
@@ -1397,6 +1240,7 @@ static void write_price(struct elm_writer *ew, const struct offer *o)
 static void write_provider(struct elm_writer *ew, const struct offer *o)
 {
     char code[4];
+    const char *authority;
 
     if (is_empty(o->provider_id) && o->provider_name.n == 0 && o->provider_country[0] == '\0' &&
         is_empty(o->provider_homepage))
@@ -1408,12 +1252,16 @@ static void write_provider(struct elm_writer *ew, const struct offer *o)
     if (o->provider_name.n > 0)
         write_lang_map(ew, "legalName", &o->provider_name);
     if (o->provider_country[0] != '\0') {
-        country_authority(o->provider_country, code);
+        /* a code the table lacks is written as it is, so a round trip keeps it */
+        authority = codes_country_authority(o->provider_country);
+        mcx_strlcpy(code, authority != NULL ? authority : o->provider_country, sizeof(code));
+        str_upper(code);
         json_key(&ew->w, "location");
         node_begin(ew, sub_id(ew, "provider-location"), "Location");
         json_key(&ew->w, "address");
         node_begin(ew, sub_id(ew, "provider-address"), "Address");
-        write_concept_code(ew, "countryCode", URI_COUNTRY, code, URI_COUNTRY_SCHEME, NULL);
+        write_concept_code(ew, "countryCode", CODES_URI_COUNTRY, code, CODES_URI_COUNTRY_SCHEME,
+                           NULL);
         json_object_end(&ew->w);
         json_object_end(&ew->w);
     }
@@ -1443,8 +1291,8 @@ static void write_spec_codes(struct elm_writer *ew, const struct offer *o)
         json_key(&ew->w, "language");
         json_array_begin(&ew->w);
         for (size_t i = 0; i < o->nlanguages; i++) {
-            lang_authority(o->languages[i], code);
-            write_concept_code(ew, NULL, URI_LANGUAGE, code, URI_LANGUAGE_SCHEME, NULL);
+            codes_lang_authority(o->languages[i], code, sizeof(code));
+            write_concept_code(ew, NULL, CODES_URI_LANGUAGE, code, CODES_URI_LANGUAGE_SCHEME, NULL);
         }
         json_array_end(&ew->w);
     }

@@ -21,6 +21,7 @@
 #include <openssl/x509.h>
 
 #include "catalogue/store.h"
+#include "catalogue/xmlutil.h"
 #include "server/config.h"
 #include "server/db.h"
 #include "server/http.h"
@@ -45,8 +46,6 @@
 /* No --admin-email and no mail domain to derive one from (localhost, an IPv6
  * address): an RFC 6761 .invalid address, which nobody takes for a real contact. */
 #define ADMIN_EMAIL_NONE "postmaster@mcx.invalid"
-
-#define UTF8_REPLACEMENT "\xEF\xBF\xBD" /* U+FFFD */
 
 /* Providers named in ewp:admin-provider before "and N more". */
 #define PROVIDER_NAMES 3
@@ -99,90 +98,11 @@ static struct http_request *manifest_detach(struct manifest *m)
 
 /* ---- XML text ---- */
 
-/* Length of the UTF-8 sequence at p and its code point, or 0 if it is not one. */
-static size_t utf8_decode(const unsigned char *p, unsigned long *cp)
-{
-    size_t len;
-
-    if (p[0] < 0x80) {
-        *cp = p[0];
-        return 1;
-    }
-    if (p[0] >= 0xC2 && p[0] <= 0xDF)
-        len = 2, *cp = p[0] & 0x1Fu;
-    else if (p[0] >= 0xE0 && p[0] <= 0xEF)
-        len = 3, *cp = p[0] & 0x0Fu;
-    else if (p[0] >= 0xF0 && p[0] <= 0xF4)
-        len = 4, *cp = p[0] & 0x07u;
-    else
-        return 0;
-    for (size_t i = 1; i < len; i++) {
-        if ((p[i] & 0xC0) != 0x80) /* also stops at the terminating NUL */
-            return 0;
-        *cp = (*cp << 6) | (p[i] & 0x3Fu);
-    }
-    if ((len == 3 && *cp < 0x800) || (len == 4 && (*cp < 0x10000 || *cp > 0x10FFFF)) ||
-        (*cp >= 0xD800 && *cp <= 0xDFFF))
-        return 0;
-    return len;
-}
-
-/* XML 1.0 §2.2 Char. */
-static bool is_xml_char(unsigned long cp)
-{
-    return cp == 0x9 || cp == 0xA || cp == 0xD || (cp >= 0x20 && cp <= 0xD7FF) ||
-           (cp >= 0xE000 && cp <= 0xFFFD) || (cp >= 0x10000 && cp <= 0x10FFFF);
-}
-
-/*
- * Text or an attribute value, escaped. Database strings may hold what XML cannot
- * (control characters, invalid UTF-8): each such character becomes U+FFFD rather than
- * making the whole manifest unparsable.
- */
-static void put_text(struct buf *b, const char *s)
-{
-    const unsigned char *p = (const unsigned char *)s;
-
-    while (*p != '\0') {
-        unsigned long cp;
-        size_t n = utf8_decode(p, &cp);
-
-        if (n == 0 || !is_xml_char(cp)) {
-            buf_puts(b, UTF8_REPLACEMENT);
-            p += n ? n : 1;
-            continue;
-        }
-        switch (cp) {
-        case '&':
-            buf_puts(b, "&amp;");
-            break;
-        case '<':
-            buf_puts(b, "&lt;");
-            break;
-        case '>':
-            buf_puts(b, "&gt;");
-            break;
-        case '"':
-            buf_puts(b, "&quot;");
-            break;
-        case '\'':
-            buf_puts(b, "&apos;");
-            break;
-        case '\r': /* kept: a literal CR would be read back as LF (XML 1.0 §2.11) */
-            buf_puts(b, "&#13;");
-            break;
-        default:
-            buf_append(b, p, n);
-        }
-        p += n;
-    }
-}
-
 /* <tag>text</tag> on its own line. */
 static void put_element(struct buf *b, int indent, const char *tag, const char *text)
 {
     buf_printf(b, "%*s<%s>", indent, "", tag);
-    put_text(b, text);
+    xmlutil_escape(b, text, XMLUTIL_QUOTES_BOTH);
     buf_printf(b, "</%s>\n", tag);
 }
 
@@ -308,7 +228,7 @@ static void write_mcx_entry(struct buf *b, const char *name, const char *version
     buf_printf(b, "      <mcx:%s version=\"%s\"", name, version);
     if (hei != NULL) {
         buf_puts(b, " hei-id=\"");
-        put_text(b, hei);
+        xmlutil_escape(b, hei, XMLUTIL_QUOTES_BOTH);
         buf_putc(b, '"');
     }
     buf_puts(b, ">\n");
@@ -357,7 +277,7 @@ static void write_apis(struct buf *b, const struct manifest *m, const struct hom
 static void write_hei(struct buf *b, const struct db_result *res, const struct home *h)
 {
     buf_puts(b, "    <institutions-covered>\n      <r:hei id=\"");
-    put_text(b, h->id);
+    xmlutil_escape(b, h->id, XMLUTIL_QUOTES_BOTH);
     buf_puts(b, "\">\n");
     for (int r = h->row; r < h->row + h->nrows; r++) {
         const char *lang = db_result_value(res, r, 1);
@@ -367,7 +287,8 @@ static void write_hei(struct buf *b, const struct db_result *res, const struct h
         if (lang != NULL && is_language(lang))
             buf_printf(b, " xml:lang=\"%s\"", lang);
         buf_putc(b, '>');
-        put_text(b, name ? name : h->id); /* r:name is required: the id stands in */
+        /* r:name is required: the id stands in */
+        xmlutil_escape(b, name ? name : h->id, XMLUTIL_QUOTES_BOTH);
         buf_puts(b, "</r:name>\n");
     }
     buf_puts(b, "      </r:hei>\n    </institutions-covered>\n");

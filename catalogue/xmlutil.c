@@ -58,6 +58,83 @@ void xmlutil_copy_utf8(char *dst, const char *src, size_t size)
         xmlutil_utf8_trim_tail(dst);
 }
 
+size_t xmlutil_utf8_decode(const unsigned char *p, unsigned long *cp)
+{
+    size_t len;
+
+    if (p[0] < 0x80) {
+        *cp = p[0];
+        return 1;
+    }
+    if (p[0] >= 0xC2 && p[0] <= 0xDF)
+        len = 2, *cp = p[0] & 0x1Fu;
+    else if (p[0] >= 0xE0 && p[0] <= 0xEF)
+        len = 3, *cp = p[0] & 0x0Fu;
+    else if (p[0] >= 0xF0 && p[0] <= 0xF4)
+        len = 4, *cp = p[0] & 0x07u;
+    else
+        return 0;
+    for (size_t i = 1; i < len; i++) {
+        if ((p[i] & 0xC0) != 0x80) /* also stops at the terminating NUL */
+            return 0;
+        *cp = (*cp << 6) | (p[i] & 0x3Fu);
+    }
+    if ((len == 3 && *cp < 0x800) || (len == 4 && (*cp < 0x10000 || *cp > 0x10FFFF)) ||
+        (*cp >= 0xD800 && *cp <= 0xDFFF))
+        return 0;
+    return len;
+}
+
+/* XML 1.0 §2.2 Char. */
+static bool is_xml_char(unsigned long cp)
+{
+    return cp == 0x9 || cp == 0xA || cp == 0xD || (cp >= 0x20 && cp <= 0xD7FF) ||
+           (cp >= 0xE000 && cp <= 0xFFFD) || (cp >= 0x10000 && cp <= 0x10FFFF);
+}
+
+/* The reference that stands for cp, or NULL when cp is written as it is. */
+static const char *xml_reference(unsigned long cp, enum xmlutil_quotes quotes)
+{
+    switch (cp) {
+    case '&':
+        return "&amp;";
+    case '<':
+        return "&lt;";
+    case '>':
+        return "&gt;";
+    case '"':
+        return "&quot;";
+    case '\'':
+        return quotes == XMLUTIL_QUOTES_BOTH ? "&apos;" : NULL;
+    case '\r': /* kept: a literal CR would be read back as LF (XML 1.0 §2.11) */
+        return "&#13;";
+    default:
+        return NULL;
+    }
+}
+
+void xmlutil_escape(struct buf *b, const char *s, enum xmlutil_quotes quotes)
+{
+    const unsigned char *p = (const unsigned char *)s;
+
+    while (*p != '\0') {
+        unsigned long cp;
+        size_t n = xmlutil_utf8_decode(p, &cp);
+        const char *ref;
+
+        if (n == 0 || !is_xml_char(cp)) {
+            buf_puts(b, XMLUTIL_REPLACEMENT);
+            p += n ? n : 1;
+            continue;
+        }
+        if ((ref = xml_reference(cp, quotes)) != NULL)
+            buf_puts(b, ref);
+        else
+            buf_append(b, p, n);
+        p += n;
+    }
+}
+
 bool xmlutil_node_is(xmlNodePtr n, const char *ns, const char *name)
 {
     return n != NULL && n->type == XML_ELEMENT_NODE && n->ns != NULL &&

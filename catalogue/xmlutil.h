@@ -1,7 +1,8 @@
 /*
  * xmlutil.h — small helpers shared by the XML codecs (loq.c, ewp.c): walking
- * elements, reading attributes and trimmed text, and bounded UTF-8-safe copies.
- * Only codecs include libxml2; this header is for them alone.
+ * elements, reading attributes and trimmed text, and bounded UTF-8-safe copies;
+ * and the escaping of the XML writers (manifest.c, recognition/export.c).
+ * Only codecs include libxml2; this header is for them and those writers alone.
  */
 #ifndef MCX_XMLUTIL_H
 #define MCX_XMLUTIL_H
@@ -23,6 +24,23 @@ char *xmlutil_trim_dup(const char *s);
 void xmlutil_utf8_trim_tail(char *s);
 /* A bounded copy that never ends in half a UTF-8 character. */
 void xmlutil_copy_utf8(char *dst, const char *src, size_t size);
+
+#define XMLUTIL_REPLACEMENT "\xEF\xBF\xBD" /* U+FFFD, UTF-8 */
+
+/* Length of the UTF-8 sequence at p and its code point, or 0 if it is not one
+ * (overlong, a surrogate, past U+10FFFF, cut short). */
+size_t xmlutil_utf8_decode(const unsigned char *p, unsigned long *cp);
+
+/* Which quotes xmlutil_escape writes as references: '"' always, '\'' too when the
+ * text may also stand between single quotes. */
+enum xmlutil_quotes { XMLUTIL_QUOTES_DOUBLE, XMLUTIL_QUOTES_BOTH };
+
+/*
+ * Appends s to b as XML text or a double-quoted attribute value, escaped. What XML
+ * cannot hold (control characters, invalid UTF-8) becomes U+FFFD rather than making
+ * the whole document unparsable.
+ */
+void xmlutil_escape(struct buf *b, const char *s, enum xmlutil_quotes quotes);
 
 /* Is n the element {ns}name? */
 bool xmlutil_node_is(xmlNodePtr n, const char *ns, const char *name);

@@ -13,6 +13,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "catalogue/codes.h"
 #include "catalogue/offer_json.h"
 #include "server/json.h"
 #include "server/jsonparse.h"
@@ -24,19 +25,14 @@
 #define EMAIL_MAX_BYTES 254 /* RFC 5321's path limit less the brackets */
 #define ESEAL_PROFILE_MAX 64
 
-/* Controlled vocabularies (EU Vocabularies / Europass), as catalogue/elm.c writes them. */
+/* Controlled vocabularies (EU Vocabularies / Europass), as catalogue/elm.c writes them;
+ * languages, countries and modes are in catalogue/codes.h. */
 #define URI_ISCED "http://data.europa.eu/snb/isced-f/"
 #define URI_ISCED_SCHEME "http://data.europa.eu/snb/isced-f/25831c2"
 #define URI_EQF "http://data.europa.eu/snb/eqf/"
 #define URI_EQF_SCHEME "http://data.europa.eu/snb/eqf/25831c2"
-#define URI_LANGUAGE "http://publications.europa.eu/resource/authority/language/"
-#define URI_LANGUAGE_SCHEME "http://publications.europa.eu/resource/authority/language"
-#define URI_COUNTRY "http://publications.europa.eu/resource/authority/country/"
-#define URI_COUNTRY_SCHEME "http://publications.europa.eu/resource/authority/country"
 #define URI_ECTS "http://data.europa.eu/snb/education-credit/6fcec5c5af"
 #define URI_CREDIT_SCHEME "http://data.europa.eu/snb/education-credit/25831c2"
-#define URI_MODE "http://data.europa.eu/snb/learning-assessment/"
-#define URI_MODE_SCHEME "http://data.europa.eu/snb/learning-assessment/25831c2"
 /* The EDC credential types list: "Generic", the profile of the EC micro-credential
  * sample (the list has no micro-credential type of its own). */
 #define URI_PROFILE_GENERIC "http://data.europa.eu/snb/credential/e34929035b"
@@ -46,76 +42,6 @@
  * names its own, as catalogue/elm.c does, and recognition/credential.c reads it. */
 #define URI_QA_SUBJECT "urn:mcx:note-subject:quality-assurance"
 
-static const struct {
-    enum offer_mode mode;
-    const char *id; /* after URI_MODE */
-    const char *label;
-} modes[] = {
-    {OFFER_MODE_ONLINE, "920fbb3cbe", "Online"},
-    {OFFER_MODE_BLENDED, "e92d221e4d", "Blended"},
-    {OFFER_MODE_ONSITE, "9191af2ed9", "Presential"},
-};
-
-/*
- * The code tables of catalogue/elm.c (static there): ISO 639-1 + ISO 639-2/T (the EU
- * language authority's code, uppercased); the 639-2/B codes that differ + 639-1;
- * ISO 3166-1 alpha-2 + the EU country authority's code (alpha-3; Kosovo 1A0).
- */
-static const char lang_codes[][6] = {
-    "aaaar", "ababk", "aeave", "afafr", "akaka", "amamh", "anarg", "arara", "asasm", "avava",
-    "ayaym", "azaze", "babak", "bebel", "bgbul", "bhbih", "bibis", "bmbam", "bnben", "bobod",
-    "brbre", "bsbos", "cacat", "ceche", "chcha", "cocos", "crcre", "csces", "cuchu", "cvchv",
-    "cycym", "dadan", "dedeu", "dvdiv", "dzdzo", "eeewe", "elell", "eneng", "eoepo", "esspa",
-    "etest", "eueus", "fafas", "ffful", "fifin", "fjfij", "fofao", "frfra", "fyfry", "gagle",
-    "gdgla", "glglg", "gngrn", "guguj", "gvglv", "hahau", "heheb", "hihin", "hohmo", "hrhrv",
-    "hthat", "huhun", "hyhye", "hzher", "iaina", "idind", "ieile", "igibo", "iiiii", "ikipk",
-    "ioido", "isisl", "itita", "iuiku", "jajpn", "jvjav", "kakat", "kgkon", "kikik", "kjkua",
-    "kkkaz", "klkal", "kmkhm", "knkan", "kokor", "krkau", "kskas", "kukur", "kvkom", "kwcor",
-    "kykir", "lalat", "lbltz", "lglug", "lilim", "lnlin", "lolao", "ltlit", "lulub", "lvlav",
-    "mgmlg", "mhmah", "mimri", "mkmkd", "mlmal", "mnmon", "mrmar", "msmsa", "mtmlt", "mymya",
-    "nanau", "nbnob", "ndnde", "nenep", "ngndo", "nlnld", "nnnno", "nonor", "nrnbl", "nvnav",
-    "nynya", "ococi", "ojoji", "omorm", "orori", "ososs", "papan", "pipli", "plpol", "pspus",
-    "ptpor", "quque", "rmroh", "rnrun", "roron", "rurus", "rwkin", "sasan", "scsrd", "sdsnd",
-    "sesme", "sgsag", "sisin", "skslk", "slslv", "smsmo", "snsna", "sosom", "sqsqi", "srsrp",
-    "ssssw", "stsot", "susun", "svswe", "swswa", "tatam", "tetel", "tgtgk", "ththa", "titir",
-    "tktuk", "tltgl", "tntsn", "toton", "trtur", "tstso", "tttat", "twtwi", "tytah", "uguig",
-    "ukukr", "ururd", "uzuzb", "veven", "vivie", "vovol", "wawln", "wowol", "xhxho", "yiyid",
-    "yoyor", "zazha", "zhzho", "zuzul",
-};
-
-static const char lang_bibliographic[][6] = {
-    "albsq", "armhy", "baqeu", "burmy", "chizh", "czecs", "dutnl", "frefr", "geoka", "gerde",
-    "greel", "iceis", "macmk", "maomi", "mayms", "perfa", "rumro", "slosk", "tibbo", "welcy",
-};
-
-static const char country_codes[][6] = {
-    "ADAND", "AEARE", "AFAFG", "AGATG", "AIAIA", "ALALB", "AMARM", "AOAGO", "AQATA", "ARARG",
-    "ASASM", "ATAUT", "AUAUS", "AWABW", "AXALA", "AZAZE", "BABIH", "BBBRB", "BDBGD", "BEBEL",
-    "BFBFA", "BGBGR", "BHBHR", "BIBDI", "BJBEN", "BLBLM", "BMBMU", "BNBRN", "BOBOL", "BQBES",
-    "BRBRA", "BSBHS", "BTBTN", "BVBVT", "BWBWA", "BYBLR", "BZBLZ", "CACAN", "CCCCK", "CDCOD",
-    "CFCAF", "CGCOG", "CHCHE", "CICIV", "CKCOK", "CLCHL", "CMCMR", "CNCHN", "COCOL", "CRCRI",
-    "CUCUB", "CVCPV", "CWCUW", "CXCXR", "CYCYP", "CZCZE", "DEDEU", "DJDJI", "DKDNK", "DMDMA",
-    "DODOM", "DZDZA", "ECECU", "EEEST", "EGEGY", "EHESH", "ERERI", "ESESP", "ETETH", "FIFIN",
-    "FJFJI", "FKFLK", "FMFSM", "FOFRO", "FRFRA", "GAGAB", "GBGBR", "GDGRD", "GEGEO", "GFGUF",
-    "GGGGY", "GHGHA", "GIGIB", "GLGRL", "GMGMB", "GNGIN", "GPGLP", "GQGNQ", "GRGRC", "GSSGS",
-    "GTGTM", "GUGUM", "GWGNB", "GYGUY", "HKHKG", "HMHMD", "HNHND", "HRHRV", "HTHTI", "HUHUN",
-    "IDIDN", "IEIRL", "ILISR", "IMIMN", "ININD", "IOIOT", "IQIRQ", "IRIRN", "ISISL", "ITITA",
-    "JEJEY", "JMJAM", "JOJOR", "JPJPN", "KEKEN", "KGKGZ", "KHKHM", "KIKIR", "KMCOM", "KNKNA",
-    "KPPRK", "KRKOR", "KWKWT", "KYCYM", "KZKAZ", "LALAO", "LBLBN", "LCLCA", "LILIE", "LKLKA",
-    "LRLBR", "LSLSO", "LTLTU", "LULUX", "LVLVA", "LYLBY", "MAMAR", "MCMCO", "MDMDA", "MEMNE",
-    "MFMAF", "MGMDG", "MHMHL", "MKMKD", "MLMLI", "MMMMR", "MNMNG", "MOMAC", "MPMNP", "MQMTQ",
-    "MRMRT", "MSMSR", "MTMLT", "MUMUS", "MVMDV", "MWMWI", "MXMEX", "MYMYS", "MZMOZ", "NANAM",
-    "NCNCL", "NENER", "NFNFK", "NGNGA", "NINIC", "NLNLD", "NONOR", "NPNPL", "NRNRU", "NUNIU",
-    "NZNZL", "OMOMN", "PAPAN", "PEPER", "PFPYF", "PGPNG", "PHPHL", "PKPAK", "PLPOL", "PMSPM",
-    "PNPCN", "PRPRI", "PSPSE", "PTPRT", "PWPLW", "PYPRY", "QAQAT", "REREU", "ROROU", "RSSRB",
-    "RURUS", "RWRWA", "SASAU", "SBSLB", "SCSYC", "SDSDN", "SESWE", "SGSGP", "SHSHN", "SISVN",
-    "SJSJM", "SKSVK", "SLSLE", "SMSMR", "SNSEN", "SOSOM", "SRSUR", "SSSSD", "STSTP", "SVSLV",
-    "SXSXM", "SYSYR", "SZSWZ", "TCTCA", "TDTCD", "TFATF", "TGTGO", "THTHA", "TJTJK", "TKTKL",
-    "TLTLS", "TMTKM", "TNTUN", "TOTON", "TRTUR", "TTTTO", "TVTUV", "TWTWN", "TZTZA", "UAUKR",
-    "UGUGA", "UMUMI", "USUSA", "UYURY", "UZUZB", "VAVAT", "VCVCT", "VEVEN", "VGVGB", "VIVIR",
-    "VNVNM", "VUVUT", "WFWLF", "WSWSM", "XK1A0", "YEYEM", "YTMYT", "ZAZAF", "ZMZMB", "ZWZWE",
-};
-
 /* ---- codes ---- */
 
 static bool is_empty(const char *s)
@@ -123,66 +49,11 @@ static bool is_empty(const char *s)
     return s == NULL || s[0] == '\0';
 }
 
-/*
- * A language code (2-3 ASCII letters, any case) in mcx's form: ISO 639-1 where one
- * exists, else the lowercase 3-letter code. False for anything else, and for two
- * letters that are no ISO 639-1 code (a typo would otherwise pass).
- */
-static bool lang_canonical(const char *in, char out[4])
+/* A language code in mcx's form, or false: 2-3 letters, and two only if they are an
+ * ISO 639-1 code (a typo would otherwise pass). */
+static bool lang_known(const char *in, char out[4])
 {
-    size_t n = strlen(in);
-
-    if (n < 2 || n > 3)
-        return false;
-    for (size_t i = 0; i < n; i++) {
-        if ((unsigned char)in[i] > 0x7f || !isalpha((unsigned char)in[i]))
-            return false;
-        out[i] = (char)tolower((unsigned char)in[i]);
-    }
-    out[n] = '\0';
-    for (size_t i = 0; i < MCX_ARRAY_LEN(lang_codes); i++) {
-        if (n == 2 && memcmp(lang_codes[i], out, 2) == 0)
-            return true;
-        if (n == 3 && memcmp(lang_codes[i] + 2, out, 3) == 0) {
-            memcpy(out, lang_codes[i], 2);
-            out[2] = '\0';
-            return true;
-        }
-    }
-    for (size_t i = 0; n == 3 && i < MCX_ARRAY_LEN(lang_bibliographic); i++) {
-        if (memcmp(lang_bibliographic[i], out, 3) == 0) {
-            memcpy(out, lang_bibliographic[i] + 3, 2);
-            out[2] = '\0';
-            return true;
-        }
-    }
-    return n == 3;
-}
-
-/* A canonical code to the EU language authority's (uppercase ISO 639-2/T). */
-static void lang_authority(const char *code, char out[4])
-{
-    mcx_strlcpy(out, code, 4);
-    for (size_t i = 0; strlen(code) == 2 && i < MCX_ARRAY_LEN(lang_codes); i++) {
-        if (memcmp(lang_codes[i], code, 2) == 0) {
-            memcpy(out, lang_codes[i] + 2, 4);
-            break;
-        }
-    }
-    for (char *p = out; *p; p++)
-        *p = (char)toupper((unsigned char)*p);
-}
-
-/* The EU country authority's code of an alpha-2 code (any case), or NULL. */
-static const char *country_authority(const char *alpha2)
-{
-    if (alpha2 == NULL || strlen(alpha2) != 2)
-        return NULL;
-    for (size_t i = 0; i < MCX_ARRAY_LEN(country_codes); i++)
-        if (toupper((unsigned char)alpha2[0]) == country_codes[i][0] &&
-            toupper((unsigned char)alpha2[1]) == country_codes[i][1])
-            return country_codes[i] + 2;
-    return NULL;
+    return codes_lang_canonical(in, out, 4) && codes_lang_is_known(out);
 }
 
 static bool isced_is_valid(const char *s)
@@ -435,7 +306,7 @@ static int parse_lang_map(struct tparser *p, const struct json_value *v, const c
         const char *key = json_object_key_at(v, i), *text = NULL;
         const struct json_value *val = json_object_value_at(v, i);
         ptr_key(at, ptr, key);
-        if (!lang_canonical(key, code))
+        if (!lang_known(key, code))
             return tfail(p, val, at, "is not a language code (2-3 letters, ISO 639)");
         for (size_t j = 0; j < out->n; j++)
             if (strcmp(out->items[j].lang, code) == 0)
@@ -596,7 +467,7 @@ static int parse_language(struct tparser *p, const struct json_value *v, const c
 {
     const char *s = json_string_value(v, NULL);
 
-    if (s == NULL || !lang_canonical(s, t->language)) {
+    if (s == NULL || !lang_known(s, t->language)) {
         t->language[0] = '\0';
         return tfail(p, v, ptr, "must be a language code (2-3 letters, ISO 639)");
     }
@@ -624,7 +495,7 @@ static int parse_org_field(struct tparser *p, const char *key, const struct json
         return 0;
     }
     if (strcmp(key, "country") == 0) {
-        if (country_authority(s) == NULL)
+        if (codes_country_authority(s) == NULL)
             return tfail(p, v, ptr, "must be an ISO 3166-1 alpha-2 country code such as \"LT\"");
         o->country[0] = (char)toupper((unsigned char)s[0]);
         o->country[1] = (char)toupper((unsigned char)s[1]);
@@ -897,7 +768,7 @@ static int source_load(const char *json, struct source *s, struct mcx_error *err
             s->inst_id = xstrdup(v);
         if ((v = str_member(inst, "name")) != NULL && text_problem(v, strlen(v), 4000) == NULL)
             s->inst_name = xstrdup(v);
-        if ((v = str_member(inst, "country")) != NULL && country_authority(v) != NULL)
+        if ((v = str_member(inst, "country")) != NULL && codes_country_authority(v) != NULL)
             mcx_strlcpy(s->inst_country, v, sizeof(s->inst_country));
     }
     json_value_free(doc);
@@ -966,9 +837,9 @@ static void view_issuer(struct view *v, const struct source *s, const struct iss
     if (s->inst_name != NULL)
         lang_map_add(&v->inst_name, "en", s->inst_name);
     v->org_name = map_present(&o->provider_name) ? &o->provider_name : &v->inst_name;
-    v->org_country = s->inst_country[0] != '\0'                       ? s->inst_country
-                     : country_authority(o->provider_country) != NULL ? o->provider_country
-                                                                      : "";
+    v->org_country = s->inst_country[0] != '\0'                             ? s->inst_country
+                     : codes_country_authority(o->provider_country) != NULL ? o->provider_country
+                                                                            : "";
     v->org_homepage = o->provider_homepage != NULL && url_is_valid(o->provider_homepage)
                           ? o->provider_homepage
                           : NULL;
@@ -986,10 +857,10 @@ static void view_language(struct view *v, const struct iss_template *t)
         return;
     }
     for (size_t i = 0; v->title != NULL && i < v->title->n; i++)
-        if (lang_canonical(v->title->items[i].lang, code) && strcmp(code, "en") == 0)
+        if (lang_known(v->title->items[i].lang, code) && strcmp(code, "en") == 0)
             return;
     for (size_t i = 0; v->title != NULL && i < v->title->n; i++) {
-        if (!is_empty(v->title->items[i].text) && lang_canonical(v->title->items[i].lang, code)) {
+        if (!is_empty(v->title->items[i].text) && lang_known(v->title->items[i].lang, code)) {
             mcx_strlcpy(v->lang, code, sizeof(v->lang));
             return;
         }
@@ -1142,7 +1013,7 @@ static void write_lang_map(struct cw *c, const char *key, const struct lang_map 
         bool seen = false;
         if (is_empty(m->items[i].text))
             continue;
-        if (!lang_canonical(m->items[i].lang, code))
+        if (!lang_known(m->items[i].lang, code))
             mcx_strlcpy(code, c->v->lang, sizeof(code));
         for (size_t j = 0; j < ndone && !seen; j++)
             seen = strcmp(done[j], code) == 0;
@@ -1210,8 +1081,8 @@ static void write_languages(struct cw *c, const char *key, char (*codes)[4], siz
     json_key(&c->w, key);
     json_array_begin(&c->w);
     for (size_t i = 0; i < n; i++) {
-        lang_authority(codes[i], auth);
-        write_concept_code(c, NULL, URI_LANGUAGE, auth, URI_LANGUAGE_SCHEME, NULL);
+        codes_lang_authority(codes[i], auth, sizeof(auth));
+        write_concept_code(c, NULL, CODES_URI_LANGUAGE, auth, CODES_URI_LANGUAGE_SCHEME, NULL);
     }
     json_array_end(&c->w);
 }
@@ -1236,13 +1107,14 @@ static void write_display(struct cw *c)
     code_add(codes, &n, title->n + 1, c->v->lang);
     for (size_t i = 0; i < title->n; i++) {
         char code[4];
-        if (!is_empty(title->items[i].text) && lang_canonical(title->items[i].lang, code))
+        if (!is_empty(title->items[i].text) && lang_known(title->items[i].lang, code))
             code_add(codes, &n, title->n + 1, code);
     }
     json_key(&c->w, "displayParameter");
     node_begin(c, nid(c, "displayParameter", NULL), "DisplayParameter");
-    lang_authority(c->v->lang, auth);
-    write_concept_code(c, "primaryLanguage", URI_LANGUAGE, auth, URI_LANGUAGE_SCHEME, NULL);
+    codes_lang_authority(c->v->lang, auth, sizeof(auth));
+    write_concept_code(c, "primaryLanguage", CODES_URI_LANGUAGE, auth, CODES_URI_LANGUAGE_SCHEME,
+                       NULL);
     write_languages(c, "language", codes, n);
     write_lang_map(c, "title", title);
     node_end(c);
@@ -1258,8 +1130,8 @@ static void write_org(struct cw *c)
     node_begin(c, nid(c, "location", NULL), "Location");
     json_key(&c->w, "address");
     node_begin(c, nid(c, "address", NULL), "Address");
-    write_concept_code(c, "countryCode", URI_COUNTRY, country_authority(v->org_country),
-                       URI_COUNTRY_SCHEME, NULL);
+    write_concept_code(c, "countryCode", CODES_URI_COUNTRY, codes_country_authority(v->org_country),
+                       CODES_URI_COUNTRY_SCHEME, NULL);
     node_end(c);
     node_end(c);
     if (!is_empty(v->org_id)) {
@@ -1375,9 +1247,10 @@ static void write_outcomes(struct cw *c)
 
 static void write_mode(struct cw *c)
 {
-    for (size_t i = 0; i < MCX_ARRAY_LEN(modes); i++)
-        if (modes[i].mode == c->v->mode)
-            write_concept_code(c, "mode", URI_MODE, modes[i].id, URI_MODE_SCHEME, modes[i].label);
+    const struct codes_mode *m = codes_mode_find(c->v->mode);
+
+    if (m != NULL)
+        write_concept_code(c, "mode", CODES_URI_MODE, m->id, CODES_URI_MODE_SCHEME, m->label);
 }
 
 /* An ISO 8601 duration as catalogue offers carry it ("PT60H"); anything else is not
@@ -1397,7 +1270,7 @@ static void write_spec_languages(struct cw *c)
 
     for (size_t i = 0; i < c->v->nlanguages; i++) {
         char code[4];
-        if (c->v->languages[i] != NULL && lang_canonical(c->v->languages[i], code))
+        if (c->v->languages[i] != NULL && lang_known(c->v->languages[i], code))
             code_add(codes, &n, c->v->nlanguages + 1, code);
     }
     if (n > 0)
@@ -1687,7 +1560,7 @@ static int check_view(const struct view *v, struct mcx_error *err)
         return bfail(err, "issuer",
                      "no issuer: neither the template's awarding_body nor the "
                      "offer's institution names one");
-    if (country_authority(v->org_country) == NULL)
+    if (codes_country_authority(v->org_country) == NULL)
         return bfail(err, "issuer.country", "the issuer has no country");
     return 0;
 }

@@ -16,6 +16,7 @@
 
 #include <libxml/tree.h>
 
+#include "catalogue/codes.h"
 #include "catalogue/xmlutil.h"
 #include "server/json.h"
 
@@ -24,12 +25,11 @@
 #define GRADE_MAX 256
 #define ID_MAX 512 /* an id longer than this is dropped: a cut id would match the wrong thing */
 
-/* Controlled vocabularies (EU Vocabularies / Europass), as in catalogue/elm.c. */
+/* Controlled vocabularies (EU Vocabularies / Europass), as in catalogue/elm.c; countries
+ * and modes are in catalogue/codes.h. */
 #define URI_ISCED "http://data.europa.eu/snb/isced-f/"
 #define URI_EQF "http://data.europa.eu/snb/eqf/"
-#define URI_COUNTRY "http://publications.europa.eu/resource/authority/country/"
 #define URI_ECTS "http://data.europa.eu/snb/education-credit/6fcec5c5af"
-#define URI_MODE "http://data.europa.eu/snb/learning-assessment/"
 #define URI_QA_SUBJECT "urn:mcx:note-subject:quality-assurance"
 
 /* ELM 2 (credential schema 1.2) namespaces. */
@@ -37,47 +37,6 @@
 #define NS_CRED "http://data.europa.eu/europass/model/credentials/w3c#"
 
 #define ERR_CODE "invalid_credential"
-
-/* Europass modes of learning and assessment that DESIGN §5 names; the others
- * (work-based, project-based, research-lab) have no mcx mode. */
-static const struct {
-    const char *id; /* after URI_MODE */
-    const char *mode;
-} modes[] = {
-    {"920fbb3cbe", "online"},
-    {"e92d221e4d", "blended"},
-    {"9191af2ed9", "onsite"},
-};
-
-/* ISO 3166-1 alpha-2 + the EU country authority's code (alpha-3; Kosovo 1A0), the
- * same table as catalogue/elm.c keeps for offers. */
-static const char country_codes[][6] = {
-    "ADAND", "AEARE", "AFAFG", "AGATG", "AIAIA", "ALALB", "AMARM", "AOAGO", "AQATA", "ARARG",
-    "ASASM", "ATAUT", "AUAUS", "AWABW", "AXALA", "AZAZE", "BABIH", "BBBRB", "BDBGD", "BEBEL",
-    "BFBFA", "BGBGR", "BHBHR", "BIBDI", "BJBEN", "BLBLM", "BMBMU", "BNBRN", "BOBOL", "BQBES",
-    "BRBRA", "BSBHS", "BTBTN", "BVBVT", "BWBWA", "BYBLR", "BZBLZ", "CACAN", "CCCCK", "CDCOD",
-    "CFCAF", "CGCOG", "CHCHE", "CICIV", "CKCOK", "CLCHL", "CMCMR", "CNCHN", "COCOL", "CRCRI",
-    "CUCUB", "CVCPV", "CWCUW", "CXCXR", "CYCYP", "CZCZE", "DEDEU", "DJDJI", "DKDNK", "DMDMA",
-    "DODOM", "DZDZA", "ECECU", "EEEST", "EGEGY", "EHESH", "ERERI", "ESESP", "ETETH", "FIFIN",
-    "FJFJI", "FKFLK", "FMFSM", "FOFRO", "FRFRA", "GAGAB", "GBGBR", "GDGRD", "GEGEO", "GFGUF",
-    "GGGGY", "GHGHA", "GIGIB", "GLGRL", "GMGMB", "GNGIN", "GPGLP", "GQGNQ", "GRGRC", "GSSGS",
-    "GTGTM", "GUGUM", "GWGNB", "GYGUY", "HKHKG", "HMHMD", "HNHND", "HRHRV", "HTHTI", "HUHUN",
-    "IDIDN", "IEIRL", "ILISR", "IMIMN", "ININD", "IOIOT", "IQIRQ", "IRIRN", "ISISL", "ITITA",
-    "JEJEY", "JMJAM", "JOJOR", "JPJPN", "KEKEN", "KGKGZ", "KHKHM", "KIKIR", "KMCOM", "KNKNA",
-    "KPPRK", "KRKOR", "KWKWT", "KYCYM", "KZKAZ", "LALAO", "LBLBN", "LCLCA", "LILIE", "LKLKA",
-    "LRLBR", "LSLSO", "LTLTU", "LULUX", "LVLVA", "LYLBY", "MAMAR", "MCMCO", "MDMDA", "MEMNE",
-    "MFMAF", "MGMDG", "MHMHL", "MKMKD", "MLMLI", "MMMMR", "MNMNG", "MOMAC", "MPMNP", "MQMTQ",
-    "MRMRT", "MSMSR", "MTMLT", "MUMUS", "MVMDV", "MWMWI", "MXMEX", "MYMYS", "MZMOZ", "NANAM",
-    "NCNCL", "NENER", "NFNFK", "NGNGA", "NINIC", "NLNLD", "NONOR", "NPNPL", "NRNRU", "NUNIU",
-    "NZNZL", "OMOMN", "PAPAN", "PEPER", "PFPYF", "PGPNG", "PHPHL", "PKPAK", "PLPOL", "PMSPM",
-    "PNPCN", "PRPRI", "PSPSE", "PTPRT", "PWPLW", "PYPRY", "QAQAT", "REREU", "ROROU", "RSSRB",
-    "RURUS", "RWRWA", "SASAU", "SBSLB", "SCSYC", "SDSDN", "SESWE", "SGSGP", "SHSHN", "SISVN",
-    "SJSJM", "SKSVK", "SLSLE", "SMSMR", "SNSEN", "SOSOM", "SRSUR", "SSSSD", "STSTP", "SVSLV",
-    "SXSXM", "SYSYR", "SZSWZ", "TCTCA", "TDTCD", "TFATF", "TGTGO", "THTHA", "TJTJK", "TKTKL",
-    "TLTLS", "TMTKM", "TNTUN", "TOTON", "TRTUR", "TTTTO", "TVTUV", "TWTWN", "TZTZA", "UAUKR",
-    "UGUGA", "UMUMI", "USUSA", "UYURY", "UZUZB", "VAVAT", "VCVCT", "VEVEN", "VGVGB", "VIVIR",
-    "VNVNM", "VUVUT", "WFWLF", "WSWSM", "XK1A0", "YEYEM", "YTMYT", "ZAZAF", "ZMZMB", "ZWZWE",
-};
 
 /* ---- small helpers ---- */
 
@@ -136,33 +95,12 @@ static bool str_is_digits(const char *s, size_t min, size_t max)
     return true;
 }
 
-static const char *mode_of_uri(const char *uri)
-{
-    const char *tail = uri_tail(uri, URI_MODE);
-
-    for (size_t i = 0; tail != NULL && i < MCX_ARRAY_LEN(modes); i++)
-        if (strcmp(tail, modes[i].id) == 0)
-            return modes[i].mode;
-    return NULL;
-}
-
 /* The EU authority's country URI to ISO alpha-2, or NULL. */
 static char *country_of_uri(const char *uri)
 {
-    const char *code = uri_tail(uri, URI_COUNTRY);
-    char up[4];
+    const char *alpha2 = codes_country_alpha2(uri_tail(uri, CODES_URI_COUNTRY));
 
-    if (code == NULL || strlen(code) < 2 || strlen(code) > 3)
-        return NULL;
-    for (size_t i = 0; i < 3 && code[i] != '\0'; i++)
-        up[i] = (char)toupper((unsigned char)code[i]);
-    up[strlen(code)] = '\0';
-    for (size_t i = 0; i < MCX_ARRAY_LEN(country_codes); i++) {
-        if ((strlen(up) == 3 && memcmp(country_codes[i] + 2, up, 3) == 0) ||
-            (strlen(up) == 2 && memcmp(country_codes[i], up, 2) == 0))
-            return xstrndup(country_codes[i], 2);
-    }
-    return NULL;
+    return alpha2 != NULL ? xstrdup(alpha2) : NULL;
 }
 
 /*
@@ -672,7 +610,7 @@ static const char *mode_of(const struct json_value *v)
     const char *m = NULL;
 
     for (size_t i = 0; i < node_count(v) && m == NULL; i++)
-        m = mode_of_uri(concept_uri(node_at(v, i)));
+        m = offer_mode_name(codes_mode_of_uri(concept_uri(node_at(v, i))));
     return m;
 }
 
@@ -1205,7 +1143,7 @@ static int xspec_read(struct xreader *x, xmlNodePtr spec)
     }
     for (xmlNodePtr m = child(spec, "mode"); m != NULL && p->cred.mode == NULL; m = next_named(m)) {
         s = xmlutil_attr_get(m, "uri");
-        p->cred.mode = mode_of_uri(s);
+        p->cred.mode = offer_mode_name(codes_mode_of_uri(s));
         free(s);
     }
     p->cred.has_qa = p->cred.has_qa || xspec_has_qa(spec);

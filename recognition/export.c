@@ -10,7 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define UTF8_REPLACEMENT "\xEF\xBF\xBD" /* U+FFFD */
+#include "catalogue/xmlutil.h"
 
 /* Numbers this large are no credit count; they would only print as long digit runs. */
 #define NUMBER_MAX 1e15
@@ -87,79 +87,6 @@ static int number_format(double v, char out[48])
 
 /* ---- UTF-8 ---- */
 
-/* Length of the UTF-8 sequence at p and its code point, or 0 if it is not one. */
-static size_t utf8_decode(const unsigned char *p, unsigned long *cp)
-{
-    size_t len;
-
-    if (p[0] < 0x80) {
-        *cp = p[0];
-        return 1;
-    }
-    if (p[0] >= 0xC2 && p[0] <= 0xDF)
-        len = 2, *cp = p[0] & 0x1Fu;
-    else if (p[0] >= 0xE0 && p[0] <= 0xEF)
-        len = 3, *cp = p[0] & 0x0Fu;
-    else if (p[0] >= 0xF0 && p[0] <= 0xF4)
-        len = 4, *cp = p[0] & 0x07u;
-    else
-        return 0;
-    for (size_t i = 1; i < len; i++) {
-        if ((p[i] & 0xC0) != 0x80) /* also stops at the terminating NUL */
-            return 0;
-        *cp = (*cp << 6) | (p[i] & 0x3Fu);
-    }
-    if ((len == 3 && *cp < 0x800) || (len == 4 && (*cp < 0x10000 || *cp > 0x10FFFF)) ||
-        (*cp >= 0xD800 && *cp <= 0xDFFF))
-        return 0;
-    return len;
-}
-
-/* XML 1.0 §2.2 Char. */
-static bool is_xml_char(unsigned long cp)
-{
-    return cp == 0x9 || cp == 0xA || cp == 0xD || (cp >= 0x20 && cp <= 0xD7FF) ||
-           (cp >= 0xE000 && cp <= 0xFFFD) || (cp >= 0x10000 && cp <= 0x10FFFF);
-}
-
-/* XML text or attribute value, escaped. What XML cannot hold (control characters,
- * invalid UTF-8) becomes U+FFFD rather than an unparsable document. */
-static void xml_text(struct buf *b, const char *s)
-{
-    const unsigned char *p = (const unsigned char *)s;
-
-    while (*p != '\0') {
-        unsigned long cp;
-        size_t n = utf8_decode(p, &cp);
-
-        if (n == 0 || !is_xml_char(cp)) {
-            buf_puts(b, UTF8_REPLACEMENT);
-            p += n ? n : 1;
-            continue;
-        }
-        switch (cp) {
-        case '&':
-            buf_puts(b, "&amp;");
-            break;
-        case '<':
-            buf_puts(b, "&lt;");
-            break;
-        case '>':
-            buf_puts(b, "&gt;");
-            break;
-        case '"':
-            buf_puts(b, "&quot;");
-            break;
-        case '\r': /* kept: a literal CR would be read back as LF (XML 1.0 §2.11) */
-            buf_puts(b, "&#13;");
-            break;
-        default:
-            buf_append(b, p, n);
-        }
-        p += n;
-    }
-}
-
 /* s with invalid UTF-8 replaced by U+FFFD: the CSV is declared UTF-8. */
 static void utf8_text(struct buf *b, const char *s)
 {
@@ -167,10 +94,10 @@ static void utf8_text(struct buf *b, const char *s)
 
     while (*p != '\0') {
         unsigned long cp;
-        size_t n = utf8_decode(p, &cp);
+        size_t n = xmlutil_utf8_decode(p, &cp);
 
         if (n == 0) {
-            buf_puts(b, UTF8_REPLACEMENT);
+            buf_puts(b, XMLUTIL_REPLACEMENT);
             p++;
             continue;
         }
@@ -397,7 +324,7 @@ static int elmo_check(const struct rec_home *h, const struct rec_transfer *t, si
 static void put_element(struct buf *b, int indent, const char *tag, const char *text)
 {
     buf_printf(b, "%*s<%s>", indent, "", tag);
-    xml_text(b, text);
+    xmlutil_escape(b, text, XMLUTIL_QUOTES_DOUBLE);
     buf_printf(b, "</%s>\n", tag);
 }
 
@@ -405,7 +332,7 @@ static void put_element(struct buf *b, int indent, const char *tag, const char *
 static void put_identifier(struct buf *b, int indent, const char *type, const char *text)
 {
     buf_printf(b, "%*s<identifier type=\"%s\">", indent, "", type);
-    xml_text(b, text);
+    xmlutil_escape(b, text, XMLUTIL_QUOTES_DOUBLE);
     buf_puts(b, "</identifier>\n");
 }
 
@@ -525,7 +452,7 @@ static void write_description(struct buf *b, const struct rec_home *h, const str
         buf_printf(&d, ", %s ECTS", num);
     buf_putc(&d, '.');
     buf_puts(b, "      <description xml:lang=\"en\">");
-    xml_text(b, d.data);
+    xmlutil_escape(b, d.data, XMLUTIL_QUOTES_DOUBLE);
     buf_puts(b, "</description>\n");
     buf_cleanup(&from);
     buf_cleanup(&d);
