@@ -11,6 +11,7 @@
  */
 #include "issuance/credentials.h"
 
+#include <ctype.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -211,7 +212,7 @@ static bool row_template(struct db_result *res, struct iss_template *t, bool *ha
 /* ---- POST /api/v1/credentials ---- */
 
 struct single {
-    char offer_id[37], key[201], actor[64], user_inst[128], role[16];
+    char offer_id[37], key[201], actor[64], user_inst[128], role[16], inst[128];
     char *given, *family, *email, *dob, *grade, *date;
     double ects;
     bool has_ects;
@@ -312,11 +313,26 @@ static int single_read(struct single *s, const char *body, size_t len, struct mc
     return rc;
 }
 
+static const char existing_one_sql[] =
+    "SELECT CASE WHEN c.id IS NULL THEN 409 ELSE 200 END, coalesce(credentials_api_json(c)::text,"
+    "  'another request with this idempotency key did not finish: send it again')"
+    " FROM (SELECT 1) x LEFT JOIN credentials c ON c.institution_id = $1"
+    "  AND c.idempotency_key = $2";
+
 static void single_inserted(struct api_call *c, struct db_result *res)
 {
+    struct single *s = api_call_data(c);
     struct mcxd *app = api_call_app(c);
     bool is_new = strcmp(db_result_value(res, 0, 2), "t") == 0;
     struct buf b;
+
+    if (!is_new && db_result_is_null(res, 0, 1)) {
+        /* a concurrent request with the same key inserted it after this statement's
+         * snapshot (ON CONFLICT waited for its commit): read it now */
+        const char *params[2] = {s->inst, s->key};
+        api_call_query(c, existing_one_sql, 2, params);
+        return;
+    }
 
     buf_init(&b);
     buf_puts(&b, db_result_value(res, 0, 3));
@@ -366,7 +382,8 @@ static void single_offer(struct api_call *c, struct db_result *res)
     json_array_end(&w);
     free(title);
     buf_cleanup(&b.document);
-    const char *params[4] = {db_result_value(res, 0, 1), s->actor, s->offer_id, items.data};
+    mcx_strlcpy(s->inst, db_result_value(res, 0, 1), sizeof(s->inst));
+    const char *params[4] = {s->inst, s->actor, s->offer_id, items.data};
     api_call_db(c, insert_sql, 4, params, single_inserted);
     buf_cleanup(&items);
 }
@@ -548,12 +565,15 @@ static void import_offer(struct api_call *c, struct db_result *res)
     json_array_begin(&w);
     buf_putc(&keys, '{');
     now_rfc3339(issued);
+    char today[11];
+    memcpy(today, issued, 10); /* a row without a completion date: awarded today */
+    today[10] = '\0';
     for (size_t i = 0; i < im->imp.nrows; i++) {
         struct moodle_row *r = &im->imp.rows[i];
         if (r->status != MOODLE_ROW_OK)
             continue;
         struct iss_learner l = {r->given_name, r->family_name, r->email, NULL};
-        struct iss_result rr = {r->grade, 0, false, r->date[0] ? r->date : NULL};
+        struct iss_result rr = {r->grade, 0, false, r->date[0] ? r->date : today};
         struct built b;
         buf_printf(&keys, "%s%s", keys.len > 1 ? "," : "", r->key);
         if (im->dry_run)
@@ -582,6 +602,15 @@ static void import_offer(struct api_call *c, struct db_result *res)
     buf_cleanup(&keys);
 }
 
+/* Every '%' of a raw query string starts a %XX escape. */
+static bool escapes_ok(const char *qs)
+{
+    for (const char *p = qs != NULL ? strchr(qs, '%') : NULL; p != NULL; p = strchr(p + 1, '%'))
+        if (!isxdigit((unsigned char)p[1]) || !isxdigit((unsigned char)p[2]))
+            return false;
+    return true;
+}
+
 static void import_authed(struct api_call *c, const struct auth_user *u)
 {
     struct import *im = api_call_data(c);
@@ -596,8 +625,20 @@ static void import_authed(struct api_call *c, const struct auth_user *u)
 
     if (!may_issue(c, u))
         return;
+    if (!escapes_ok(http_request_query_string(req))) {
+        /* a dropped pass_mark=60% would issue to everyone: refuse, never guess */
+        api_call_fail(c, 400, "invalid_parameter",
+                      "the query string has a bad %%-escape (write a %% sign as %%25, e.g. "
+                      "pass_mark=60%%25)");
+        return;
+    }
     if (offer == NULL || !auth_uuid_is_valid(offer)) {
         api_call_fail(c, 400, "invalid_parameter", "offer_id: the offer's id (a UUID)");
+        return;
+    }
+    if (dry != NULL && strcmp(dry, "1") != 0 && strcmp(dry, "true") != 0 && strcmp(dry, "0") != 0 &&
+        strcmp(dry, "false") != 0) {
+        api_call_fail(c, 400, "invalid_parameter", "dry_run: 1 or true (a preview), 0 or false");
         return;
     }
     if (ct == NULL || strncasecmp(ct, "text/csv", 8) != 0) {
@@ -835,8 +876,7 @@ static const char reissue_src_sql[] =
     "    WHERE t.offer_id = c.offer_id"
     "     OR (t.offer_id IS NULL AND t.institution_id = c.institution_id)"
     "    ORDER BY t.offer_id IS NULL LIMIT 1),"
-    "  c.learner::text, c.result::text, c.idempotency_key, c.offer_id::text, c.title,"
-    "  (SELECT count(*) FROM credentials r WHERE r.reissue_of = c.id)"
+    "  c.learner::text, c.result::text, c.idempotency_key, c.offer_id::text, c.title"
     " FROM credentials c WHERE c.id = $1::uuid AND ($2 = 'admin' OR c.institution_id = $3)";
 
 static const char reissue_sql[] =
@@ -926,9 +966,9 @@ static void reissue_source(struct api_call *c, struct db_result *res)
                       err.message);
         return;
     }
-    /* a new key per reissue: the original's key still names the original */
-    snprintf(key, sizeof(key), "%.200s#reissue-%ld", db_result_value(res, 0, 5),
-             atol(db_result_value(res, 0, 8)) + 1);
+    /* a new key per reissue (the original's key still names the original), made
+     * from the new id, so that two reissues at once cannot collide */
+    snprintf(key, sizeof(key), "%.200s#reissue-%s", db_result_value(res, 0, 5), b.id);
     const char *params[5] = {ri->id, b.id, key, b.document.data, ri->actor};
     api_call_db(c, reissue_sql, 5, params, reissue_inserted);
     buf_cleanup(&b.document);
@@ -1097,6 +1137,12 @@ static void template_put_authed(struct api_call *c, const struct auth_user *u)
     }
     if (!api_call_body(c, &body, &len))
         return;
+    struct json_value *syntax_check = json_parse(body, len, 64, &err);
+    if (syntax_check == NULL) { /* not JSON at all: the client's syntax (DESIGN §3: 400) */
+        api_call_fail(c, 400, "malformed_json", "%s", err.message);
+        return;
+    }
+    json_value_free(syntax_check);
     iss_template_init(&t);
     if (iss_template_parse(body, len, &t, &err) != 0) {
         iss_template_cleanup(&t);

@@ -140,8 +140,10 @@ void edci_read_response(const struct client_response *resp, struct edci_outcome 
         return;
     }
     issuer_error(resp, out);
-    out->permanent =
-        resp->status >= 400 && resp->status < 500 && resp->status != 408 && resp->status != 429;
+    /* 400/413/422 refuse this credential: sending it again cannot help. 401, 403, 404,
+     * 405 and the like say the configuration (token, URL, proxy) is wrong: once an
+     * operator fixes it, the retries deliver. */
+    out->permanent = resp->status == 400 || resp->status == 413 || resp->status == 422;
 }
 
 void edci_outcome_cleanup(struct edci_outcome *o)

@@ -52,9 +52,9 @@ struct edci_outcome {
 
 /*
  * Reads the response: 2xx with a JSON object is delivered (seal_and_send answers
- * {"viewerURL":[…]}); a 4xx other than 408/429 is the issuer refusing the
- * credential (permanent, with its message); no response, 5xx, 408, 429 and an
- * answer that is not JSON are worth a retry.
+ * {"viewerURL":[…]}); 400, 413 and 422 are the issuer refusing the credential
+ * (permanent, with its message); anything else (no response, 5xx, an answer that is
+ * not JSON, 401/403/404 from a wrong token or URL) is worth a retry.
  */
 void edci_read_response(const struct client_response *resp, struct edci_outcome *out);
 void edci_outcome_cleanup(struct edci_outcome *o);

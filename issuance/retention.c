@@ -21,9 +21,12 @@ struct retention {
     struct db_op *op;
 };
 
-/* Delivered or revoked after delivery, delivered more than $1 days ago, not yet purged. */
+/* Delivered (or revoked after delivery) more than $1 days ago, not yet purged: the
+ * learner's details go, and so does the built document, which holds them too (the
+ * issuer has it; a reissue after the purge is refused anyway). */
 static const char purge_sql[] =
-    "WITH p AS (UPDATE credentials SET learner = NULL, learner_email = NULL, updated_at = now()"
+    "WITH p AS (UPDATE credentials SET learner = NULL, learner_email = NULL, document = '',"
+    "  updated_at = now()"
     "  WHERE learner IS NOT NULL AND delivered_at < now() - make_interval(days => $1::int)"
     "  RETURNING id),"
     " a AS (INSERT INTO audit_log (actor, action, entity, entity_id, details)"

@@ -1,7 +1,8 @@
 /*
  * retention.h — forgets learners' personal data some time after their credential
  * was delivered (--learner-retention-days): the registry keeps the name that
- * verification shows, the result and the state, and drops e-mail and birth date.
+ * verification shows, the result and the state, and drops e-mail, birth date and
+ * the built document that carries them.
  * mcxd.c runs one per worker; the statement is idempotent, so workers may overlap.
  */
 #ifndef MCX_RETENTION_H

@@ -87,7 +87,7 @@ static const char insert_sql[] =
     " SELECT 201, recognition_request_json(r)::text FROM r";
 
 struct submit {
-    char user_id[37], actor[64];
+    char user_id[37], actor[64], registry_id[37], email[256];
     char target[128], programme[256], course[256];
     const char *format; /* elm3 | elm2 */
     char *source;       /* the credential as sent */
@@ -182,11 +182,15 @@ static int submit_read(struct submit *s, const char *body, size_t len, struct mc
                       "credential_id");
         status = 422;
     } else if (id != NULL) {
-        /* the registry of issued credentials arrives with issuance (DESIGN §5) */
-        mcx_error_set(err, "validation_failed",
-                      "credential_id: this node has issued no credential with that id; send the "
-                      "credential itself");
-        status = 422;
+        const char *rid = json_string_value(id, NULL);
+        if (rid == NULL || !auth_uuid_is_valid(rid)) {
+            mcx_error_set(err, "validation_failed",
+                          "credential_id: the id of a credential this node issued (a UUID)");
+            status = 422;
+        } else {
+            s->format = "registry"; /* read from the registry before the lookup */
+            mcx_strlcpy(s->registry_id, rid, sizeof(s->registry_id));
+        }
     } else if (cred != NULL) {
         s->format = "elm3";
         if (rec_parse_elm3_value(cred, body, len, &s->parsed, err) != 0)
@@ -206,7 +210,7 @@ static int submit_read(struct submit *s, const char *body, size_t len, struct mc
             s->source = xstrndup(x, xlen);
         }
     }
-    if (status == 0)
+    if (status == 0 && s->registry_id[0] == '\0')
         s->parsed_ok = true;
     json_value_free(v);
     return status;
@@ -314,11 +318,54 @@ static void submit_inserted(struct api_call *c, struct db_result *res)
     api_call_reply_json(c, 201, &b);
 }
 
+static void submit_lookup(struct api_call *c);
+
+/* A credential of this node's registry, delivered to the student asking (matched by
+ * e-mail): its document, or no row. $1 id, $2 the student's e-mail. */
+static const char registry_sql[] = "SELECT document, state, document = '' FROM credentials"
+                                   " WHERE id = $1::uuid AND lower(learner_email) = lower($2)";
+
+static void submit_registry(struct api_call *c, struct db_result *res)
+{
+    struct submit *s = api_call_data(c);
+    struct mcx_error err;
+
+    if (db_result_rows(res) != 1) {
+        api_call_fail(c, 422, "validation_failed",
+                      "credential_id: this node issued no credential %s to %s", s->registry_id,
+                      s->email);
+        return;
+    }
+    if (strcmp(db_result_value(res, 0, 1), "delivered") != 0) {
+        api_call_fail(c, 422, "validation_failed",
+                      "credential_id: the credential is %s, not "
+                      "delivered",
+                      db_result_value(res, 0, 1));
+        return;
+    }
+    if (strcmp(db_result_value(res, 0, 2), "t") == 0) {
+        api_call_fail(c, 422, "validation_failed",
+                      "credential_id: the registry no longer keeps this credential's document "
+                      "(personal data retention); send the credential itself");
+        return;
+    }
+    const char *doc = db_result_value(res, 0, 0);
+    if (rec_parse_elm3(doc, strlen(doc), &s->parsed, &err) != 0) {
+        api_call_fail(c, 422, "validation_failed",
+                      "credential_id: the registry's copy does not "
+                      "read: %s",
+                      err.message);
+        return;
+    }
+    s->parsed_ok = true;
+    s->source = xstrdup(doc);
+    submit_lookup(c);
+}
+
 static void submit_authed(struct api_call *c, const struct auth_user *u)
 {
     struct submit *s = api_call_data(c);
-    const char *body, *pa = NULL, *pn = NULL, *ph = NULL, *p5 = NULL, *p6 = NULL, *p7 = NULL,
-                      *p8 = NULL;
+    const char *body;
     size_t len;
     struct mcx_error err;
     int status;
@@ -331,11 +378,25 @@ static void submit_authed(struct api_call *c, const struct auth_user *u)
         return;
     mcx_strlcpy(s->user_id, u->id, sizeof(s->user_id));
     snprintf(s->actor, sizeof(s->actor), "user:%s", u->id);
+    mcx_strlcpy(s->email, u->email, sizeof(s->email));
     status = submit_read(s, body, len, &err);
     if (status != 0) {
         api_call_fail(c, status, status == 400 ? err.code : "validation_failed", "%s", err.message);
         return;
     }
+    if (s->registry_id[0] != '\0') {
+        const char *params[2] = {s->registry_id, s->email};
+        api_call_db(c, registry_sql, 2, params, submit_registry);
+        return;
+    }
+    submit_lookup(c);
+}
+
+/* The issuer, offer and agreements of the parsed credential (lookup_sql). */
+static void submit_lookup(struct api_call *c)
+{
+    struct submit *s = api_call_data(c);
+    const char *pa = NULL, *pn = NULL, *ph = NULL, *p5 = NULL, *p6 = NULL, *p7 = NULL, *p8 = NULL;
     const struct rec_parsed *p = &s->parsed;
     pa = p->issuer_id;
     pn = p->issuer_name;

@@ -429,6 +429,8 @@ static int check(struct mcx_config *cfg, struct mcx_error *err)
                       cfg->europass_api);
         return -1;
     }
+    for (size_t n = strlen(cfg->europass_url); n > 0 && cfg->europass_url[n - 1] == '/'; n--)
+        cfg->europass_url[n - 1] = '\0'; /* the API paths are appended with their own '/' */
     if (cfg->europass_url[0] != '\0' && strncmp(cfg->europass_url, "https://", 8) != 0 &&
         strncmp(cfg->europass_url, "http://", 7) != 0) {
         mcx_error_set(err, "bad_config", "--europass-url: '%s' is not an http(s) URL",

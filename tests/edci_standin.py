@@ -18,9 +18,10 @@ a repeat answers as the first did and delivers nothing. What a test reads and se
 
     GET  /_stats     {"requests": N, "deliveries": {"<key>": n, …}, "repeats": N,
                       "last": {…the last wrapper…}}
-    POST /_mode      {"mode": "ok"|"fail500"|"hang"|"garbage"|"slow"|"reject",
+    POST /_mode      {"mode": "ok"|"fail500"|"hang"|"garbage"|"slow"|"reject"|"unauthorized",
                       ["delay_ms": N]}: how the next requests are answered
-                      (hang: never answers; slow: answers after delay_ms; reject: 400)
+                      (hang: never answers; slow: answers after delay_ms; reject: 400;
+                      unauthorized: 401, as a proxy in front of EDCI with another token)
 
 Listens on 127.0.0.1 (port 0 unless --port), prints "port N" once it listens, and
 exits on SIGTERM, when its parent goes away, or after --lifetime seconds.
@@ -155,7 +156,8 @@ class Handler(BaseHTTPRequestHandler):
         with st.lock:
             st.requests += 1
             mode, delay = st.mode, st.delay_ms
-        if st.token is not None and self.headers.get("Authorization") != "Bearer " + st.token:
+        if mode == "unauthorized" or (
+                st.token is not None and self.headers.get("Authorization") != "Bearer " + st.token):
             self.send_json(401, {"code": "edci-401", "message": "authentication required"})
             return
         if mode == "hang":

@@ -340,6 +340,18 @@ def test_registry_and_who_may(srv, world, offer):
     assert_json_error(call(srv.port, world, "pub", "POST",
                            f"/api/v1/credentials/import?offer_id={offer}", raw=b"a,b",
                            headers={"Content-Type": "application/json"}), 415)
+    csv_h = {"Content-Type": "text/csv"}
+    before = world["db"].query("SELECT count(*) FROM credentials")
+    for query in ("pass_mark=60%", "pass_mark=60&dry_run=yes"):   # never guessed
+        r = call(srv.port, world, "pub", "POST",
+                 f"/api/v1/credentials/import?offer_id={offer}&{query}",
+                 raw=b"First name,Last name,Email address,Course total (Real)\r\n"
+                     b"A,B,a@b.example,10\r\n", headers=csv_h)
+        assert_json_error(r, 400)
+    assert world["db"].query("SELECT count(*) FROM credentials") == before
+    r = call(srv.port, world, "pub", "PUT", f"/api/v1/offers/{offer}/credential-template",
+             raw=b"{")
+    assert_json_error(r, 400)
 
 
 def test_personal_data_is_purged_after_the_retention_period(mcxd, srv, world, offer):
@@ -352,8 +364,8 @@ def test_personal_data_is_purged_after_the_retention_period(mcxd, srv, world, of
     while time.monotonic() < deadline and \
             db.query(f"SELECT learner IS NULL FROM credentials WHERE id = '{cid}'") != "t":
         time.sleep(0.2)
-    assert db.query(f"SELECT learner IS NULL AND learner_email IS NULL FROM credentials"
-                    f" WHERE id = '{cid}'") == "t"
+    assert db.query(f"SELECT learner IS NULL AND learner_email IS NULL AND document = ''"
+                    f" FROM credentials WHERE id = '{cid}'") == "t"
     got = call(node.port, world, "pub", "GET", f"/api/v1/credentials/{cid}").json()
     assert got["learner"] == {"name": "Aistė Jonaitytė", "purged": True}
     v = http(node.port, "GET", f"/verify/{cid}", {"Accept": "application/json"}).json()
@@ -361,3 +373,44 @@ def test_personal_data_is_purged_after_the_retention_period(mcxd, srv, world, of
     assert_json_error(call(node.port, world, "pub", "POST", f"/api/v1/credentials/{cid}/reissue"),
                       409)
     assert db.query("SELECT count(*) > 0 FROM audit_log WHERE action = 'purge_personal_data'") == "t"
+
+
+def test_a_wrong_token_is_retried_not_failed(srv, world, offer):
+    """A 401 from the proxy in front of EDCI is a configuration problem: the
+    credential waits for the operator's fix instead of failing at once."""
+    sa = world["standin"]
+    sa.mode("unauthorized")
+    try:
+        cid = issue(srv.port, world, offer, "wrong-token-1").json()["id"]
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            got = call(srv.port, world, "pub", "GET", f"/api/v1/credentials/{cid}").json()
+            if got["attempts"] >= 1 and got["state"] == "queued" and got["last_error"]:
+                break
+            time.sleep(0.1)
+        assert got["state"] == "queued" and "401" in got["last_error"], got
+    finally:
+        sa.mode("ok")
+    wait_states(srv.port, world, [cid], {"delivered"})
+
+
+def test_a_registry_credential_can_be_submitted_for_recognition(srv, world, offer):
+    """DESIGN §5: a recognition request may name a credential of this node's registry;
+    only the learner it was delivered to may."""
+    cid = issue(srv.port, world, offer, "for-recognition", email="student@example.org") \
+        .json()["id"]
+    wait_states(srv.port, world, [cid], {"delivered"})
+    body = {"credential_id": cid, "target": {"institution": "ut.ee"}}
+    r = call(srv.port, world, "student", "POST", "/api/v1/recognition-requests", body)
+    assert r.status == 201, r.text()
+    req = r.json()
+    assert req["credential_format"] == "registry" and req["issuer"] == "vdu.lt"
+    assert req["credential"]["ects"] == 3 and req["offer_id"] == offer
+    assert {x["code"] for x in req["proposal"]["reasons"]} == {"no_agreement"}
+    # another learner's credential, or an unknown id: refused
+    other = issue(srv.port, world, offer, "someone-else").json()["id"]
+    wait_states(srv.port, world, [other], {"delivered"})
+    for bad in (other, "00000000-0000-4000-8000-000000000000"):
+        r = call(srv.port, world, "student", "POST", "/api/v1/recognition-requests",
+                 {"credential_id": bad, "target": {"institution": "ut.ee"}})
+        assert_json_error(r, 422)
