@@ -25,6 +25,8 @@ struct api_call {
     api_result_fn result; /* api_call_db's continuation */
     void *data;
     void (*data_free)(void *data);
+    bool is_optional; /* api_call_optional: no credential is an anonymous caller */
+    bool has_bearer;  /* the request sent an Authorization header */
 };
 
 static void call_free(struct api_call *c)
@@ -57,6 +59,16 @@ static void call_authed(const struct auth_user *user, const struct auth_session 
 
     (void)session; /* either credential will do (a session's CSRF token was checked) */
     c->auth = NULL;
+    if (c->is_optional) {
+        /* 401 without a bearer token: no cookie, or one naming no live session */
+        if (user == NULL && status == 401 && !c->has_bearer) {
+            http_response_header(c->req, "Cache-Control", "no-cache");
+            c->fn(c, NULL);
+            return;
+        }
+        if (user != NULL)
+            http_response_header(c->req, "Cache-Control", "no-store");
+    }
     if (user == NULL) {
         auth_reply_error(call_detach(c), status, message);
         call_free(c);
@@ -90,6 +102,28 @@ struct api_call *api_call_public(struct http_request *req, struct mcxd *app)
     c->app = app;
     http_response_header(req, "Cache-Control", "no-cache");
     http_request_on_cancel(req, call_cancel, c);
+    return c;
+}
+
+struct api_call *api_call_optional(struct http_request *req, struct mcxd *app, api_authed_fn fn,
+                                   void *data, void (*data_free)(void *data))
+{
+    const char *authorization = http_request_header(req, "Authorization");
+    struct api_call *c = xcalloc(1, sizeof(*c));
+
+    c->req = req;
+    c->app = app;
+    c->fn = fn;
+    c->data = data;
+    c->data_free = data_free;
+    c->is_optional = true;
+    /* auth_request_begin's own test: such a header is judged, never passed over */
+    c->has_bearer = authorization != NULL && *authorization != '\0';
+    http_response_header(req, "Vary", "Authorization, Cookie");
+    http_request_on_cancel(req, call_cancel, c);
+    /* without a credential it answers 401 on a later loop turn: fn never runs inside
+     * this call */
+    c->auth = auth_request_begin(app->base, app->pool, req, call_authed, c);
     return c;
 }
 

@@ -25,6 +25,16 @@ struct api_call *api_call_begin(struct http_request *req, struct mcxd *app, api_
                                 void *data, void (*data_free)(void *data));
 /* A call anyone may make (a public read): no authentication, no data. */
 struct api_call *api_call_public(struct http_request *req, struct mcxd *app);
+/*
+ * A public read that answers more to a signed-in user: fn runs with the user when
+ * the request authenticates as for api_call_begin, and with user NULL when it
+ * carries no credential or a session cookie that names no live session (a stale
+ * cookie must not hide a public page). A bad bearer token is still 401, and a
+ * database failure 503/504/500, without fn. The reply varies by Authorization and
+ * Cookie: Cache-Control no-store for a user, no-cache otherwise.
+ */
+struct api_call *api_call_optional(struct http_request *req, struct mcxd *app, api_authed_fn fn,
+                                   void *data, void (*data_free)(void *data));
 struct http_request *api_call_request(const struct api_call *c);
 void *api_call_data(const struct api_call *c);
 struct mcxd *api_call_app(const struct api_call *c);

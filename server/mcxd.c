@@ -23,6 +23,7 @@
 #include "catalogue/ewp.h"
 #include "catalogue/feeds.h"
 #include "catalogue/harvest.h"
+#include "catalogue/impact.h"
 #include "catalogue/loq.h"
 #include "catalogue/manifest.h"
 #include "catalogue/partners.h"
@@ -233,6 +234,7 @@ static int app_init(struct mcxd *app, const struct mcx_config *cfg, int worker,
     publish_routes_add(app);
     accounts_routes_add(app);
     applications_routes_add(app);
+    impact_routes_add(app);
     partners_routes_add(app);
     feeds_routes_add(app);
     manifest_routes_add(app);
