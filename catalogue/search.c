@@ -652,8 +652,9 @@ static void sql_branch(struct sql *q, const struct branch *b, const char *where,
         buf_printf(t, " AND %s", b->cond);
     if (after != NULL && b->tier == after_tier) {
         int pk = sql_param(q, after->key), pi = sql_param(q, after->id);
-        buf_printf(t, " AND (%s > $%d::%s OR (%s = $%d::%s AND o.id > $%d::uuid))", b->key, pk,
-                   b->type, b->key, pk, b->type, pi);
+        /* a row comparison: the (key, id) index starts right after the cursor, where
+         * "key > k OR (key = k AND id > i)" made it read every earlier row again */
+        buf_printf(t, " AND (%s, o.id) > ($%d::%s, $%d::uuid)", b->key, pk, b->type, pi);
     }
     buf_printf(t, " ORDER BY %s, o.id LIMIT $%d::int)", b->key, pl1);
 }
