@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "catalogue/harvest.h"
+#include "issuance/outbox.h"
 #include "server/db.h"
 #include "server/http.h"
 #include "server/json.h"
@@ -155,6 +156,12 @@ static void metrics_page(struct http_request *req, void *arg)
                                     NULL,
                                     NULL,
                                     harvester_in_flight(app->harvester)};
+    g[n++] = (struct metrics_gauge){"mcx_outbox_in_flight",
+                                    "Credentials being sent to the Europass issuer by this worker.",
+                                    "gauge",
+                                    NULL,
+                                    NULL,
+                                    outbox_in_flight(app->outbox)};
     g[n++] = (struct metrics_gauge){"mcx_uptime_seconds",
                                     "Seconds since this worker started.",
                                     "gauge",

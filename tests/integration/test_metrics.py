@@ -35,7 +35,8 @@ def test_metrics_is_valid_prometheus_text(srv):
     assert fams[REQUESTS].type == "counter"
     assert fams[HIST].type == "histogram"
     for name in (REQUESTS, HIST, "mcx_db_pool_connections", "mcx_db_pool_waiting",
-                 "mcx_http_connections_open", "mcx_uptime_seconds"):
+                 "mcx_http_connections_open", "mcx_uptime_seconds", "mcx_harvest_in_flight",
+                 "mcx_outbox_in_flight"):
         assert name in fams, f"{name} missing; have {sorted(fams)}"
         assert fams[name].help, f"{name} has no HELP"
         assert fams[name].type != "untyped", f"{name} has no TYPE"
