@@ -201,27 +201,6 @@ static const char *concept_uri(const struct json_value *v)
     return json_is_object(v) ? node_id(v) : text_of(v);
 }
 
-static const char *uri_tail(const char *uri, const char *prefix)
-{
-    size_t n = strlen(prefix);
-
-    if (uri == NULL || strncmp(uri, prefix, n) != 0)
-        return NULL;
-    return uri + n;
-}
-
-static bool str_is_digits(const char *s, size_t min, size_t max)
-{
-    size_t n = strlen(s);
-
-    if (n < min || n > max)
-        return false;
-    for (size_t i = 0; i < n; i++)
-        if (!isdigit((unsigned char)s[i]))
-            return false;
-    return true;
-}
-
 /* ---- reading: values ---- */
 
 /* A language tag's primary subtag in mcx's form; -1 if it is not a tag. */
@@ -476,7 +455,7 @@ static int read_temporal(struct elm_reader *r, const struct json_value *lo, cons
 static int read_currency(struct elm_reader *r, const struct json_value *unit, const char *path)
 {
     const char *uri = concept_uri(unit);
-    const char *code = uri_tail(uri, URI_CURRENCY);
+    const char *code = mcx_str_after(uri, URI_CURRENCY);
 
     if (unit == NULL)
         return 0;
@@ -523,7 +502,7 @@ static void read_country(struct elm_reader *r, const struct json_value *org)
         for (size_t j = 0; j < node_count(addrs) && r->o->provider_country[0] == '\0'; j++) {
             const struct json_value *a = json_is_array(addrs) ? json_array_at(addrs, j) : addrs;
             const char *uri = concept_uri(json_object_get(a, "countryCode"));
-            const char *code = uri_tail(uri, CODES_URI_COUNTRY), *alpha2;
+            const char *code = mcx_str_after(uri, CODES_URI_COUNTRY), *alpha2;
             if (code == NULL && uri != NULL && str_is_alpha(uri, 2, 2))
                 code = uri;
             alpha2 = codes_country_alpha2(code);
@@ -564,8 +543,8 @@ static void read_isced(struct elm_reader *r, const struct json_value *spec, cons
 
     for (size_t i = 0; i < node_count(v); i++) {
         const char *code =
-            uri_tail(concept_uri(json_is_array(v) ? json_array_at(v, i) : v), URI_ISCED);
-        if (code != NULL && str_is_digits(code, 2, 4))
+            mcx_str_after(concept_uri(json_is_array(v) ? json_array_at(v, i) : v), URI_ISCED);
+        if (code != NULL && mcx_str_is_digits(code, 2, 4))
             strv_add_unique(&r->o->isced, &r->o->nisced, code);
     }
 }
@@ -577,7 +556,7 @@ static void read_languages(struct elm_reader *r, const struct json_value *spec)
 
     for (size_t i = 0; i < node_count(v); i++) {
         const char *uri = concept_uri(json_is_array(v) ? json_array_at(v, i) : v);
-        const char *tail = uri_tail(uri, CODES_URI_LANGUAGE);
+        const char *tail = mcx_str_after(uri, CODES_URI_LANGUAGE);
         if (tail == NULL && uri != NULL && str_is_alpha(uri, 2, 3))
             tail = uri; /* a bare code */
         if (tail == NULL || !codes_lang_canonical(tail, code, sizeof(code)))
@@ -597,10 +576,10 @@ static int read_eqf(struct elm_reader *r, const struct json_value *spec, const c
         ptr_key(at, base, terms[t]);
         for (size_t i = 0; i < node_count(v); i++) {
             const struct json_value *c = node_at(v, i, at, path);
-            const char *level = uri_tail(concept_uri(c), URI_EQF);
+            const char *level = mcx_str_after(concept_uri(c), URI_EQF);
             if (level == NULL)
                 continue;
-            if (!str_is_digits(level, 1, 1) || level[0] < '1' || level[0] > '8')
+            if (!mcx_str_is_digits(level, 1, 1) || level[0] < '1' || level[0] > '8')
                 return fail(r, c, path, "EQF level must be 1 to 8");
             r->o->eqf = level[0] - '0';
             return 0;

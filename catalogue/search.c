@@ -61,13 +61,6 @@ static bool is_lower_word(const char *s, size_t min, size_t max)
     return true;
 }
 
-static bool is_digits(const char *s, size_t min, size_t max)
-{
-    size_t n = strlen(s);
-
-    return n >= min && n <= max && strspn(s, "0123456789") == n;
-}
-
 /* Characters (code points) of a UTF-8 string; -1 when it is not UTF-8. */
 static long utf8_chars(const char *s)
 {
@@ -106,7 +99,7 @@ static bool valid_language(const char *v)
 }
 static bool valid_isced(const char *v)
 {
-    return is_digits(v, 2, 4);
+    return mcx_str_is_digits(v, 2, 4);
 }
 static bool valid_eqf(const char *v)
 {

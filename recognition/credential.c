@@ -74,31 +74,10 @@ static void set_id(char **field, const char *s)
         *field = xstrdup(s);
 }
 
-static const char *uri_tail(const char *uri, const char *prefix)
-{
-    size_t n = strlen(prefix);
-
-    if (uri == NULL || strncmp(uri, prefix, n) != 0)
-        return NULL;
-    return uri + n;
-}
-
-static bool str_is_digits(const char *s, size_t min, size_t max)
-{
-    size_t n = strlen(s);
-
-    if (n < min || n > max)
-        return false;
-    for (size_t i = 0; i < n; i++)
-        if (!isdigit((unsigned char)s[i]))
-            return false;
-    return true;
-}
-
 /* The EU authority's country URI to ISO alpha-2, or NULL. */
 static char *country_of_uri(const char *uri)
 {
-    const char *alpha2 = codes_country_alpha2(uri_tail(uri, CODES_URI_COUNTRY));
+    const char *alpha2 = codes_country_alpha2(mcx_str_after(uri, CODES_URI_COUNTRY));
 
     return alpha2 != NULL ? xstrdup(alpha2) : NULL;
 }
@@ -219,7 +198,7 @@ static bool decimal_read(const char *s, double *out)
 
 static void isced_add(struct rec_parsed *p, const char *code)
 {
-    if (code == NULL || !str_is_digits(code, 2, 4) || p->nisced >= REC_CREDENTIAL_MAX_ISCED)
+    if (code == NULL || !mcx_str_is_digits(code, 2, 4) || p->nisced >= REC_CREDENTIAL_MAX_ISCED)
         return;
     for (size_t i = 0; i < p->nisced; i++)
         if (strcmp(p->isced[i], code) == 0)
@@ -545,14 +524,14 @@ static int read_eqf(struct jreader *r, const struct json_value *spec, const char
         const struct json_value *v = json_object_get(spec, terms[t]);
         ptr_key(at, base, terms[t]);
         for (size_t i = 0; i < node_count(v); i++) {
-            const char *level = uri_tail(concept_uri(node_at(v, i)), URI_EQF);
+            const char *level = mcx_str_after(concept_uri(node_at(v, i)), URI_EQF);
             if (level == NULL)
                 continue;
             if (json_is_array(v))
                 ptr_index(path, at, i);
             else
                 mcx_strlcpy(path, at, sizeof(path));
-            if (!str_is_digits(level, 1, 1) || level[0] < '1' || level[0] > '8')
+            if (!mcx_str_is_digits(level, 1, 1) || level[0] < '1' || level[0] > '8')
                 return jfail(r, node_at(v, i), path, "EQF level must be 1 to 8, not %.20s", level);
             r->out->cred.eqf = level[0] - '0';
             return 0;
@@ -601,7 +580,7 @@ static void read_isced(struct rec_parsed *p, const struct json_value *spec)
     for (size_t t = 0; t < MCX_ARRAY_LEN(terms); t++) {
         const struct json_value *v = json_object_get(spec, terms[t]);
         for (size_t i = 0; i < node_count(v); i++)
-            isced_add(p, uri_tail(concept_uri(node_at(v, i)), URI_ISCED));
+            isced_add(p, mcx_str_after(concept_uri(node_at(v, i)), URI_ISCED));
     }
 }
 
@@ -1103,10 +1082,10 @@ static int xspec_eqf(struct xreader *x, xmlNodePtr spec)
 {
     xmlNodePtr e = child(spec, "eqfLevel");
     char *uri = xattr(e, "uri");
-    const char *level = uri_tail(uri, URI_EQF);
+    const char *level = mcx_str_after(uri, URI_EQF);
     int rc = 0;
 
-    if (level != NULL && str_is_digits(level, 1, 1) && level[0] >= '1' && level[0] <= '8')
+    if (level != NULL && mcx_str_is_digits(level, 1, 1) && level[0] >= '1' && level[0] <= '8')
         x->out->cred.eqf = level[0] - '0';
     else if (level != NULL)
         rc = xfail(x, e, "EQF level must be 1 to 8, not %.20s", level);
@@ -1138,7 +1117,7 @@ static int xspec_read(struct xreader *x, xmlNodePtr spec)
     set_id_owned(&p->homepage, xattr(child(spec, "homepage"), "uri"));
     for (xmlNodePtr c = child(spec, "hasISCED-FCode"); c != NULL; c = next_named(c)) {
         s = xmlutil_attr_get(c, "uri");
-        isced_add(p, uri_tail(s, URI_ISCED));
+        isced_add(p, mcx_str_after(s, URI_ISCED));
         free(s);
     }
     for (xmlNodePtr m = child(spec, "mode"); m != NULL && p->cred.mode == NULL; m = next_named(m)) {

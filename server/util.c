@@ -269,3 +269,17 @@ bool mcx_institution_id_is_valid(const char *id)
     return len >= 1 && len <= 127 && strchr("abcdefghijklmnopqrstuvwxyz0123456789", id[0]) &&
            strspn(id, "abcdefghijklmnopqrstuvwxyz0123456789.-") == len;
 }
+
+bool mcx_str_is_digits(const char *s, size_t min, size_t max)
+{
+    size_t n = strlen(s);
+
+    return n >= min && n <= max && strspn(s, "0123456789") == n;
+}
+
+const char *mcx_str_after(const char *s, const char *prefix)
+{
+    size_t n = strlen(prefix);
+
+    return s != NULL && strncmp(s, prefix, n) == 0 ? s + n : NULL;
+}

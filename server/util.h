@@ -75,4 +75,9 @@ bool mcx_date_is_valid(const char *s);
  * '.' and '-', starting with a letter or digit. */
 bool mcx_institution_id_is_valid(const char *id);
 
+/* min to max ASCII digits and nothing else. */
+bool mcx_str_is_digits(const char *s, size_t min, size_t max);
+/* What follows prefix in s, or NULL when s (which may be NULL) does not start with it. */
+const char *mcx_str_after(const char *s, const char *prefix);
+
 #endif
