@@ -38,8 +38,9 @@
 /*
  * The issuer (by id, homepage host or any of its names), the offer it was read from
  * (by the specification's or opportunity's id, the homepage or a title), the
- * target's agreements, and the ECTS this student already has recognised there in
- * the credential's half-year (for an elective rule's cap per term).
+ * target's agreements, and the elective ECTS this student already has recognised
+ * there in the credential's half-year (for an elective rule's cap per term; course
+ * equivalences are not electives and do not count).
  */
 static const char lookup_sql[] =
     "WITH iss AS (SELECT i.id FROM institutions i"
@@ -61,8 +62,9 @@ static const char lookup_sql[] =
     " SELECT EXISTS (SELECT 1 FROM institutions WHERE id = $1), (SELECT id FROM iss),"
     "  (SELECT id::text FROM off), (SELECT j::text FROM ags),"
     "  (SELECT coalesce(sum(ct.credits), 0)::text FROM credit_transfers ct"
+    "   JOIN recognition_requests rr ON rr.id = ct.request_id"
     "   WHERE ct.student_id = $9::uuid AND ct.institution_id = $1"
-    "    AND ct.outcome <> 'not_recognised'"
+    "    AND ct.outcome <> 'not_recognised' AND rr.proposal->>'as' = 'elective'"
     "    AND date_trunc('year', (ct.credential->>'awarded_on')::date)"
     "      + CASE WHEN extract(month FROM (ct.credential->>'awarded_on')::date) > 6"
     "             THEN interval '6 months' ELSE interval '0' END"
