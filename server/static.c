@@ -28,10 +28,9 @@ static const struct {
     const char *pattern;
     const char *file;
 } page_routes[] = {
-    {"/offers/{id}", "offer.html"},
-    {"/signup", "signup.html"},
-    {"/login", "login.html"},
-    {"/me", "me.html"},
+    {"/offers/{id}", "offer.html"}, {"/signup", "signup.html"},
+    {"/login", "login.html"},       {"/me", "me.html"},
+    {"/impact", "impact.html"},
 };
 
 struct static_page {

@@ -24,6 +24,7 @@ FILES = {
     "signup.html": "<!doctype html><title>signup</title>\n",
     "login.html": "<!doctype html><title>login</title>\n",
     "me.html": "<!doctype html><title>me</title>\n",
+    "impact.html": "<!doctype html><title>impact</title>\n",
     "sub/page.html": "<p>sub page</p>\n",
     "empty/.keep": "",
     ".hidden": "hidden file\n",
@@ -124,6 +125,7 @@ def test_etag_changes_with_content(srv, site):
     ("/signup", "signup.html"),
     ("/login", "login.html"),
     ("/me", "me.html"),
+    ("/impact", "impact.html"),
 ])
 def test_page_addresses_serve_their_page(srv, path, file):
     """A shared /offers/{id} link works for any id: the page loads the offer itself."""
