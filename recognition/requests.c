@@ -443,11 +443,15 @@ static const char list_sql[] =
     " FROM (SELECT * FROM recognition_requests r WHERE " VISIBLE
     "  AND ($4::text IS NULL OR r.status = $4) ORDER BY r.created_at DESC, r.id LIMIT $5::int) r";
 
+/* One request with its audit trail (every step: who, when, what), oldest first. */
 static const char get_sql[] =
     "SELECT CASE WHEN j IS NULL THEN 404 ELSE 200 END, coalesce(j::text, 'no recognition "
     "request ' || $4)"
-    " FROM (SELECT (SELECT recognition_request_json(r) FROM recognition_requests r"
-    "  WHERE r.id = $4::uuid AND " VISIBLE ") j) x";
+    " FROM (SELECT (SELECT recognition_request_json(r) || jsonb_build_object('audit',"
+    "   (SELECT coalesce(jsonb_agg(jsonb_build_object('at', recognition_time(a.at),"
+    "     'actor', a.actor, 'action', a.action, 'details', a.details) ORDER BY a.id), '[]')"
+    "    FROM audit_log a WHERE a.entity = 'recognition_request' AND a.entity_id = r.id::text))"
+    "  FROM recognition_requests r WHERE r.id = $4::uuid AND " VISIBLE ") j) x";
 
 static bool may_read(struct api_call *c, const struct auth_user *u)
 {

@@ -182,6 +182,10 @@ def test_transitions_appeal_once(srv, world):
     assert rows == "recognised"
     actions = [a.split(" ")[0] for a in audit(world, rid)]
     assert actions == ["submit", "propose", "decide", "appeal", "decide"]
+    # the trail comes with the request, for the registrar's queue and the student
+    for who in ("ada", "reg-vdu"):
+        trail = call(srv, world, who, "GET", f"/api/v1/recognition-requests/{rid}").json()["audit"]
+        assert [t["action"] for t in trail] == actions and all(t["at"] for t in trail)
 
 
 def test_role_endpoint_matrix(srv, world):
