@@ -30,7 +30,7 @@ static const struct {
 } page_routes[] = {
     {"/offers/{id}", "offer.html"}, {"/signup", "signup.html"},
     {"/login", "login.html"},       {"/me", "me.html"},
-    {"/impact", "impact.html"},
+    {"/impact", "impact.html"},     {"/queue", "queue.html"},
 };
 
 struct static_page {

@@ -121,6 +121,7 @@ CREATE FUNCTION recognition_request_json(r recognition_requests) RETURNS jsonb
 LANGUAGE sql STABLE AS $$
     SELECT jsonb_build_object(
         'id', r.id, 'status', r.status, 'student', r.student_id,
+        'student_email', (SELECT u.email FROM users u WHERE u.id = r.student_id),
         'target', jsonb_build_object('institution', r.target_institution,
                                      'programme', r.target_programme, 'course', r.target_course),
         'credential', r.credential, 'credential_format', r.credential_format,

@@ -33,6 +33,11 @@ import mcxtest  # noqa: E402
 # The whole node run (about ten chromium sessions) must end well inside ctest's TIMEOUT.
 NODE_TIMEOUT_S = 240
 DEMO_OFFERS = 40
+PASSWORD = "correct horse battery staple"
+SHARED = os.environ.get("MCX_SHARED_DIR") or os.path.join(mcxtest.source_dir(), "..", "shared")
+# The sample micro-credential: University of Zed (uniz.edu), not in the demo network,
+# so its proposal at vdu.lt is needs_review with reason codes.
+ELM3 = os.path.join(SHARED, "samples", "elm", "elm3", "Sample-MC-Annex1-unsigned.jsonld")
 
 
 def demo_institutions():
@@ -42,8 +47,8 @@ def demo_institutions():
                 if row["id"] and not row["id"].startswith("#")]
 
 
-def mcx(db, *args):
-    r = subprocess.run([mcxtest.mcx_binary(), *args], capture_output=True, text=True,
+def mcx(db, *args, stdin=None):
+    r = subprocess.run([mcxtest.mcx_binary(), *args], input=stdin, capture_output=True, text=True,
                        timeout=120, cwd=mcxtest.source_dir(),
                        env=mcxtest.child_env({"MCX_DATABASE_URL": db.url}))
     assert r.returncode == 0 and mcxtest.sanitizer_report(r.stderr) is None, \
@@ -79,7 +84,8 @@ def demo(db):
     tokens = {}
     for inst in ("vdu.lt", "uab.cat"):
         email = f"registrar@{inst}"
-        mcx(db, "user", "add", email, "--role", "registrar", "--institution", inst)
+        mcx(db, "user", "add", email, "--role", "registrar", "--institution", inst,
+            "--password-stdin", stdin=PASSWORD + "\n")  # the queue test logs in with it
         tokens[inst] = mcx(db, "token", "create", "--user", email).strip()
     # two credentials in the registry for the verification page: one delivered, one
     # revoked after delivery (what the outbox and the revoke endpoint leave behind)
@@ -108,6 +114,35 @@ def server(db, demo, tmp_path_factory):
     problems = factory.cleanup()
     if problems:
         pytest.fail("\n\n".join(problems), pytrace=False)
+
+
+def call(server, token, method, path, body):
+    r = mcxtest.http(server.port, method, path,
+                     {"Authorization": "Bearer " + token, "Content-Type": "application/json"},
+                     json.dumps(body).encode())
+    assert r.status in (200, 201), f"{method} {path}: {r.status} {r.body!r}"
+    return json.loads(r.body)
+
+
+@pytest.fixture(scope="module")
+def queue(db, demo, server):
+    """For the registrar's queue (queue.test.mjs): a student's recognition request to
+    vdu.lt, submitted through the API, and a draft agreement of vdu.lt and uab.cat that
+    only uab.cat's registrar could make active (so no test's catalogue gains a
+    recognition from the queue test's approval)."""
+    student = "queue-student@example.org"
+    mcx(db, "user", "add", student, "--role", "student", "--password-stdin",
+        stdin=PASSWORD + "\n")
+    token = mcx(db, "token", "create", "--user", student).strip()
+    with open(ELM3, encoding="utf-8") as f:
+        credential = json.load(f)
+    req = call(server, token, "POST", "/api/v1/recognition-requests",
+               {"credential": credential, "target": {"institution": "vdu.lt"}})
+    agreement = call(server, demo["uab.cat"], "POST", "/api/v1/agreements", {
+        "title": "Kaunas–Barcelona draft for the queue", "parties": ["uab.cat", "vdu.lt"],
+        "valid_from": "2026-01-01", "rules": [{"recognise_as": "elective"}]})
+    return {"request": req["id"], "agreement": agreement["id"], "password": PASSWORD,
+            "registrar": "registrar@vdu.lt", "student": student, "student_token": token}
 
 
 def screenshot_dir():
@@ -147,7 +182,7 @@ def run_node(args, env):
     return proc.returncode, out
 
 
-def test_browser_suite(server, demo):
+def test_browser_suite(server, demo, queue):
     node = shutil.which("node")
     assert node, "node is not installed (script/bootstrap installs it)"
     assert os.path.isdir(os.path.join(HERE, "node_modules", "playwright-core")), \
@@ -160,7 +195,8 @@ def test_browser_suite(server, demo):
                 "MCX_SCREENSHOT_DIR": shots, "NO_COLOR": "1",
                 "MCX_REGISTRAR_TOKENS": json.dumps({k: v for k, v in demo.items()
                                                      if k != "verify"}),
-                "MCX_VERIFY_IDS": json.dumps(demo["verify"])})
+                "MCX_VERIFY_IDS": json.dumps(demo["verify"]),
+                "MCX_QUEUE": json.dumps(queue)})
     args = [node, "--test", "--test-reporter=spec"]
     if "--test-concurrency" in node_help(node):  # Node 20; Debian 12's Node 18 has none
         args.append("--test-concurrency=1")  # one chromium at a time on a 2-core machine

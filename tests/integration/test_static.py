@@ -25,6 +25,7 @@ FILES = {
     "login.html": "<!doctype html><title>login</title>\n",
     "me.html": "<!doctype html><title>me</title>\n",
     "impact.html": "<!doctype html><title>impact</title>\n",
+    "queue.html": "<!doctype html><title>queue</title>\n",
     "sub/page.html": "<p>sub page</p>\n",
     "empty/.keep": "",
     ".hidden": "hidden file\n",
@@ -126,6 +127,7 @@ def test_etag_changes_with_content(srv, site):
     ("/login", "login.html"),
     ("/me", "me.html"),
     ("/impact", "impact.html"),
+    ("/queue", "queue.html"),
 ])
 def test_page_addresses_serve_their_page(srv, path, file):
     """A shared /offers/{id} link works for any id: the page loads the offer itself."""

@@ -25,7 +25,8 @@ export async function initPage() {
   const guess = probablySignedIn();
   renderAccount(guess);
   const s = await session();
-  if (Boolean(s) !== guess) renderAccount(s);
+  // the guess knows only "signed in": staff links need the role, so draw again for them
+  if (Boolean(s) !== guess || isRegistrar(s)) renderAccount(s);
   onLangChange(() => renderAccount(s));
   return s;
 }
@@ -36,6 +37,7 @@ function renderAccount(signedIn) {
   for (const old of list.querySelectorAll('[data-account]')) old.remove();
   const items = [];
   if (signedIn) {
+    if (isRegistrar(signedIn)) items.push(navLink('/queue', t('nav.queue')));
     items.push(navLink('/me', t('nav.me')));
     const li = document.createElement('li');
     const btn = document.createElement('button');
@@ -61,6 +63,11 @@ function renderAccount(signedIn) {
   }
   for (const li of items) li.dataset.account = '';
   list.append(...items);
+}
+
+// signedIn is a boolean (the guess) or the session: only the session knows the role.
+export function isRegistrar(s) {
+  return Boolean(s && s.user && s.user.role === 'registrar');
 }
 
 function navLink(href, text, cls) {
