@@ -440,11 +440,6 @@ static void import_free(void *data)
     free(im);
 }
 
-static const char *row_status_name(enum moodle_row_status s)
-{
-    return moodle_row_status_name(s);
-}
-
 /* The report: {"queued","skipped","dry_run","grade_column","rows":[{row,status,reason,id}]}.
  * ids: per row, the credential id (queued or already issued) or NULL. */
 static void import_report(struct api_call *c, const char *const *ids, const bool *fresh)
@@ -472,9 +467,10 @@ static void import_report(struct api_call *c, const char *const *ids, const bool
     json_array_begin(&w);
     for (size_t i = 0; i < im->imp.nrows; i++) {
         const struct moodle_row *r = &im->imp.rows[i];
-        const char *status = row_status_name(r->status);
-        if (r->status == MOODLE_ROW_OK)
-            status = fresh == NULL || fresh[i] ? "queued" : "already_issued";
+        enum moodle_row_status st = r->status;
+        if (st == MOODLE_ROW_OK && fresh != NULL && !fresh[i])
+            st = MOODLE_ROW_ALREADY_ISSUED;
+        const char *status = moodle_row_status_name(st);
         json_object_begin(&w);
         json_kv_int(&w, "row", (int64_t)r->row);
         json_kv_string(&w, "status", status);
@@ -715,11 +711,6 @@ static const char csv_sql[] =
     "       OR c.learner_name ILIKE '%' || $5 || '%')"
     " ORDER BY c.created_at DESC, c.id LIMIT $6::int";
 
-static bool may_read(struct api_call *c, const struct auth_user *u)
-{
-    return may_issue(c, u);
-}
-
 /* A CSV cell (RFC 4180; a leading = + - @ is quoted away from spreadsheet formulas). */
 static void csv_cell(struct buf *b, const char *s, bool last)
 {
@@ -769,7 +760,7 @@ static void list_authed(struct api_call *c, const struct auth_user *u)
     const char *accept = http_request_header(req, "Accept");
     char limit[16];
 
-    if (!may_read(c, u))
+    if (!may_issue(c, u)) /* the registry: the same people */
         return;
     if (offer != NULL && !auth_uuid_is_valid(offer)) {
         api_call_fail(c, 400, "invalid_parameter", "offer_id: an offer id (a UUID)");
@@ -798,7 +789,7 @@ static void get_authed(struct api_call *c, const struct auth_user *u)
 {
     const char *id = http_request_param(api_call_request(c), "id");
 
-    if (!may_read(c, u))
+    if (!may_issue(c, u)) /* the registry: the same people */
         return;
     if (!auth_uuid_is_valid(id)) {
         api_call_fail(c, 404, "not_found", "no credential %s", id);
