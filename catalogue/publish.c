@@ -433,11 +433,15 @@ static void delete_store(struct pub *p)
 
 static void pub_proceed(struct pub *p);
 
-static void pub_authed(const struct auth_user *user, int status, const char *message, void *arg)
+/* A bearer token (scripts, `mcx publish` peers) or a browser session with its CSRF
+ * token (the publisher page): the caller must publish for the URL's institution. */
+static void pub_authed(const struct auth_user *user, const struct auth_session *session, int status,
+                       const char *message, void *arg)
 {
     struct pub *p = arg;
     const char *inst = http_request_param(p->req, "id");
 
+    (void)session;
     p->auth = NULL;
     if (user == NULL) {
         auth_reply_error(pub_detach(p), status, message);
@@ -557,8 +561,7 @@ static void pub_start(struct http_request *req, struct mcxd *app, enum pub_kind 
     if (sigauth_is_signed(req))
         p->sig = sigauth_begin(app, req, pub_signed, p);
     else
-        p->auth = auth_bearer_begin(app->base, app->pool, http_request_header(req, "Authorization"),
-                                    pub_authed, p);
+        p->auth = auth_request_begin(app->base, app->pool, req, pub_authed, p);
 }
 
 static void handle_put(struct http_request *req, void *arg)

@@ -123,15 +123,17 @@ static int build_one(const char *offer_json, const struct iss_template *t,
 /*
  * Inserts credentials and their outbox jobs, skipping idempotency keys already
  * issued by the institution: $1 institution, $2 actor, $3 offer, $4 a JSON array of
- * {id, key, learner, name, email, result, title, document}. Returns a row per item:
+ * {id, key, learner, name, email, result, title, document}, $5 the import's batch
+ * id (NULL for one credential). Returns a row per item:
  * key, the credential's id, true when it is new (queued now).
  */
 static const char insert_sql[] =
     "WITH items AS (SELECT * FROM jsonb_to_recordset($4::jsonb) AS x(id uuid, key text,"
     "   learner jsonb, name text, email text, result jsonb, title text, document text)),"
     " ins AS (INSERT INTO credentials (id, institution_id, offer_id, idempotency_key, learner,"
-    "   learner_name, learner_email, result, title, document, state, created_by)"
-    "  SELECT id, $1, $3::uuid, key, learner, name, email, result, title, document, 'queued', $2"
+    "   learner_name, learner_email, result, title, document, state, created_by, batch)"
+    "  SELECT id, $1, $3::uuid, key, learner, name, email, result, title, document, 'queued', $2,"
+    "   $5::uuid"
     "  FROM items ON CONFLICT (institution_id, idempotency_key) DO NOTHING RETURNING *),"
     " job AS (INSERT INTO outbox (credential_id) SELECT id FROM ins),"
     " aud AS (INSERT INTO audit_log (actor, action, entity, entity_id, details)"
@@ -383,8 +385,8 @@ static void single_offer(struct api_call *c, struct db_result *res)
     free(title);
     buf_cleanup(&b.document);
     mcx_strlcpy(s->inst, db_result_value(res, 0, 1), sizeof(s->inst));
-    const char *params[4] = {s->inst, s->actor, s->offer_id, items.data};
-    api_call_db(c, insert_sql, 4, params, single_inserted);
+    const char *params[5] = {s->inst, s->actor, s->offer_id, items.data, NULL};
+    api_call_db(c, insert_sql, 5, params, single_inserted);
     buf_cleanup(&items);
 }
 
@@ -420,6 +422,7 @@ static void handle_issue(struct http_request *req, void *arg)
 
 struct import {
     char offer_id[37], actor[64], user_inst[128], role[16];
+    char batch[37]; /* this import's credentials carry it (GET /api/v1/credentials?batch=) */
     bool dry_run;
     struct moodle_pass_rule pass;
     char pass_storage[MOODLE_PASS_STORAGE_SIZE];
@@ -462,6 +465,8 @@ static void import_report(struct api_call *c, const char *const *ids, const bool
     json_kv_int(&w, "queued", (int64_t)queued);
     json_kv_int(&w, "skipped", (int64_t)skipped);
     json_kv_bool(&w, "dry_run", im->dry_run);
+    if (!im->dry_run)
+        json_kv_string(&w, "batch", im->batch);
     json_kv_string(&w, "grade_column", im->imp.grade_column);
     json_key(&w, "rows");
     json_array_begin(&w);
@@ -591,8 +596,9 @@ static void import_offer(struct api_call *c, struct db_result *res)
         const char *params[2] = {inst, keys.data};
         api_call_db(c, existing_sql, 2, params, import_inserted);
     } else {
-        const char *params[4] = {inst, im->actor, im->offer_id, items.data};
-        api_call_db(c, insert_sql, 4, params, import_inserted);
+        new_uuid(im->batch);
+        const char *params[5] = {inst, im->actor, im->offer_id, items.data, im->batch};
+        api_call_db(c, insert_sql, 5, params, import_inserted);
     }
     buf_cleanup(&items);
     buf_cleanup(&keys);
@@ -678,16 +684,27 @@ static void handle_import(struct http_request *req, void *arg)
 
 /* ---- the registry ---- */
 
-/* $1 role, $2 institution, $3 offer, $4 state, $5 learner (e-mail or name part), $6 limit */
+/* The registry's filter: $1 role, $2 institution, $3 offer, $5 learner (e-mail or
+ * name part), $7 batch; $4 state is applied apart (the counts ignore it). */
+#define REGISTRY_WHERE                                                                             \
+    " ($1 = 'admin' OR c.institution_id = $2)"                                                     \
+    " AND ($3::uuid IS NULL OR c.offer_id = $3::uuid) AND ($7::uuid IS NULL OR c.batch = "         \
+    "$7::uuid)"                                                                                    \
+    " AND ($5::text IS NULL OR lower(c.learner_email) = lower($5)"                                 \
+    "      OR c.learner_name ILIKE '%' || $5 || '%')"
+
+/* $6 limit. items: newest first; counts: per state, over the filter without $4. */
 static const char list_sql[] =
-    "SELECT 200, json_build_object('items', coalesce(json_agg(credentials_api_json(c)"
-    "  ORDER BY c.created_at DESC, c.id), '[]'))::text"
-    " FROM (SELECT * FROM credentials c"
-    "  WHERE ($1 = 'admin' OR c.institution_id = $2)"
-    "   AND ($3::uuid IS NULL OR c.offer_id = $3::uuid) AND ($4::text IS NULL OR c.state = $4)"
-    "   AND ($5::text IS NULL OR lower(c.learner_email) = lower($5)"
-    "        OR c.learner_name ILIKE '%' || $5 || '%')"
-    "  ORDER BY c.created_at DESC, c.id LIMIT $6::int) c";
+    "SELECT 200, json_build_object('items', coalesce((SELECT json_agg(credentials_api_json(c)"
+    "  ORDER BY c.created_at DESC, c.id) FROM (SELECT * FROM credentials c WHERE" REGISTRY_WHERE
+    "   AND ($4::text IS NULL OR c.state = $4) ORDER BY c.created_at DESC, c.id LIMIT $6::int) c),"
+    "  '[]'), 'counts', (SELECT json_build_object('queued', count(*) FILTER (WHERE state = "
+    "'queued'),"
+    "  'sending', count(*) FILTER (WHERE state = 'sending'),"
+    "  'delivered', count(*) FILTER (WHERE state = 'delivered'),"
+    "  'failed', count(*) FILTER (WHERE state = 'failed'),"
+    "  'revoked', count(*) FILTER (WHERE state = 'revoked'))"
+    "  FROM credentials c WHERE" REGISTRY_WHERE "))::text";
 
 static const char get_sql[] =
     "SELECT CASE WHEN j IS NULL THEN 404 ELSE 200 END, coalesce(j::text, 'no credential ' || $3)"
@@ -704,11 +721,7 @@ static const char csv_sql[] =
     "  c.result->>'ects', c.result->>'date', c.state, c.attempts, c.last_error,"
     "  recognition_time(c.created_at), recognition_time(c.delivered_at),"
     "  recognition_time(c.revoked_at), c.revoke_reason"
-    " FROM credentials c"
-    " WHERE ($1 = 'admin' OR c.institution_id = $2)"
-    "  AND ($3::uuid IS NULL OR c.offer_id = $3::uuid) AND ($4::text IS NULL OR c.state = $4)"
-    "  AND ($5::text IS NULL OR lower(c.learner_email) = lower($5)"
-    "       OR c.learner_name ILIKE '%' || $5 || '%')"
+    " FROM credentials c WHERE" REGISTRY_WHERE " AND ($4::text IS NULL OR c.state = $4)"
     " ORDER BY c.created_at DESC, c.id LIMIT $6::int";
 
 /* A CSV cell (RFC 4180; a leading = + - @ is quoted away from spreadsheet formulas). */
@@ -757,6 +770,7 @@ static void list_authed(struct api_call *c, const struct auth_user *u)
     const char *offer = http_request_query(req, "offer_id");
     const char *state = http_request_query(req, "state");
     const char *learner = http_request_query(req, "learner");
+    const char *batch = http_request_query(req, "batch");
     const char *accept = http_request_header(req, "Accept");
     char limit[16];
 
@@ -773,16 +787,20 @@ static void list_authed(struct api_call *c, const struct auth_user *u)
                       "state: queued, sending, delivered, failed or revoked");
         return;
     }
+    if (batch != NULL && !auth_uuid_is_valid(batch)) {
+        api_call_fail(c, 400, "invalid_parameter", "batch: an import's batch id (a UUID)");
+        return;
+    }
     if (learner != NULL && (learner[0] == '\0' || strlen(learner) > 254)) {
         api_call_fail(c, 400, "invalid_parameter", "learner: an e-mail address or a name");
         return;
     }
     snprintf(limit, sizeof(limit), "%d", REGISTRY_MAX);
-    const char *params[6] = {u->role, u->institution_id, offer, state, learner, limit};
+    const char *params[7] = {u->role, u->institution_id, offer, state, learner, limit, batch};
     if (accept != NULL && strncasecmp(accept, "text/csv", 8) == 0)
-        api_call_db(c, csv_sql, 6, params, registry_csv);
+        api_call_db(c, csv_sql, 7, params, registry_csv);
     else
-        api_call_query(c, list_sql, 6, params);
+        api_call_query(c, list_sql, 7, params);
 }
 
 static void get_authed(struct api_call *c, const struct auth_user *u)

@@ -437,11 +437,28 @@ static void handle_submit(struct http_request *req, void *arg)
     "(($1 = 'student' AND r.student_id = $2::uuid) OR"                                             \
     " ($1 = 'registrar' AND r.target_institution = $3) OR $1 = 'admin')"
 
+/*
+ * $4 status, $5 limit, $6 partner (the credential's issuer: a known institution's id,
+ * or the id the credential gives), $7 programme (the target's). Beside the items,
+ * the values the filters can take among the requests the caller sees: partners
+ * ({"id","name"}) and programmes.
+ */
 static const char list_sql[] =
-    "SELECT 200, json_build_object('items', coalesce(json_agg(recognition_request_json(r)"
-    "  ORDER BY r.created_at DESC, r.id), '[]'))::text"
-    " FROM (SELECT * FROM recognition_requests r WHERE " VISIBLE
-    "  AND ($4::text IS NULL OR r.status = $4) ORDER BY r.created_at DESC, r.id LIMIT $5::int) r";
+    "SELECT 200, json_build_object('items', coalesce((SELECT json_agg(recognition_request_json(r)"
+    "  ORDER BY r.created_at DESC, r.id) FROM (SELECT * FROM recognition_requests r WHERE " VISIBLE
+    "  AND ($4::text IS NULL OR r.status = $4)"
+    "  AND ($6::text IS NULL OR r.issuer_id = $6 OR r.credential->'issuer'->>'id' = $6)"
+    "  AND ($7::text IS NULL OR r.target_programme = $7)"
+    "  ORDER BY r.created_at DESC, r.id LIMIT $5::int) r), '[]'),"
+    " 'partners', (SELECT coalesce(json_agg(json_build_object('id', p.id, 'name', p.name)"
+    "   ORDER BY lower(p.name), p.id), '[]') FROM (SELECT DISTINCT"
+    "   coalesce(r.issuer_id, r.credential->'issuer'->>'id') AS id,"
+    "   coalesce(r.credential->'issuer'->>'name', r.issuer_id,"
+    "    r.credential->'issuer'->>'id') AS name"
+    "   FROM recognition_requests r WHERE " VISIBLE
+    "   AND coalesce(r.issuer_id, r.credential->'issuer'->>'id') IS NOT NULL) p),"
+    " 'programmes', (SELECT coalesce(json_agg(DISTINCT r.target_programme), '[]')"
+    "   FROM recognition_requests r WHERE " VISIBLE " AND r.target_programme IS NOT NULL))::text";
 
 /* One request with its audit trail (every step: who, when, what), oldest first. */
 static const char get_sql[] =
@@ -465,6 +482,8 @@ static bool may_read(struct api_call *c, const struct auth_user *u)
 static void list_authed(struct api_call *c, const struct auth_user *u)
 {
     const char *status = http_request_query(api_call_request(c), "status");
+    const char *partner = http_request_query(api_call_request(c), "partner");
+    const char *programme = http_request_query(api_call_request(c), "programme");
     char limit[16];
 
     if (!may_read(c, u))
@@ -475,9 +494,15 @@ static void list_authed(struct api_call *c, const struct auth_user *u)
                       "status: one of submitted, proposed, decided, appealed");
         return;
     }
+    if ((partner != NULL && (partner[0] == '\0' || strlen(partner) > 512)) ||
+        (programme != NULL && (programme[0] == '\0' || strlen(programme) > 512))) {
+        api_call_fail(c, 400, "invalid_parameter",
+                      "partner and programme: 1 to 512 characters when given");
+        return;
+    }
     snprintf(limit, sizeof(limit), "%d", REQUESTS_LIST_MAX);
-    const char *params[5] = {u->role, u->id, u->institution_id, status, limit};
-    api_call_query(c, list_sql, 5, params);
+    const char *params[7] = {u->role, u->id, u->institution_id, status, limit, partner, programme};
+    api_call_query(c, list_sql, 7, params);
 }
 
 static void get_authed(struct api_call *c, const struct auth_user *u)

@@ -29,6 +29,7 @@
 #include "catalogue/partners.h"
 #include "catalogue/publish.h"
 #include "issuance/credentials.h"
+#include "issuance/readiness.h"
 #include "issuance/outbox.h"
 #include "issuance/retention.h"
 #include "catalogue/search.h"
@@ -242,6 +243,7 @@ static int app_init(struct mcxd *app, const struct mcx_config *cfg, int worker,
     requests_routes_add(app);
     transfers_routes_add(app);
     credentials_routes_add(app);
+    readiness_routes_add(app);
     app->offload = offload_new(app->base, 1, 64); /* scrypt: one helper thread per worker */
     app->search = search_new(app);
     search_routes_add(app, app->search);

@@ -80,7 +80,8 @@ def world(db, tmp_path_factory):
         "--home")
     tokens = {}
     for name, role, inst in [("pub", "publisher", "vdu.lt"), ("pub-ut", "publisher", "ut.ee"),
-                             ("student", "student", None), ("reg", "registrar", "vdu.lt")]:
+                             ("student", "student", None), ("reg", "registrar", "vdu.lt"),
+                             ("admin", "admin", None)]:
         email = f"{name}@example.org"
         args = ["user", "add", email, "--role", role, "--password-stdin"]
         if inst:
@@ -230,6 +231,23 @@ def test_moodle_import_queues_the_good_rows_once(srv, world, offer):
     wait_states(srv.port, world, ids, {"delivered"}, timeout=120)
     st = world["standin"].stats()
     assert all(st["deliveries"].get(i) == 1 for i in ids)
+    # the import's batch: its 488 credentials, counted by state (the publisher page's
+    # progress bar); the re-import queued nothing, so its batch is empty
+    assert "batch" not in dry.json()
+    mine = call(srv.port, world, "pub", "GET", f"/api/v1/credentials?batch={rep['batch']}").json()
+    assert sorted(x["id"] for x in mine["items"]) == sorted(ids)
+    assert mine["counts"] == {"queued": 0, "sending": 0, "delivered": 488, "failed": 0,
+                              "revoked": 0}
+    empty = call(srv.port, world, "pub", "GET",
+                 f"/api/v1/credentials?batch={again.json()['batch']}").json()
+    assert empty["items"] == [] and sum(empty["counts"].values()) == 0
+    # counts ignore the state filter, items do not
+    failed = call(srv.port, world, "pub", "GET",
+                  f"/api/v1/credentials?batch={rep['batch']}&state=failed").json()
+    assert failed["items"] == [] and failed["counts"]["delivered"] == 488
+    assert_json_error(call(srv.port, world, "pub", "GET", "/api/v1/credentials?batch=nope"), 400)
+    assert call(srv.port, world, "pub-ut", "GET",
+                f"/api/v1/credentials?batch={rep['batch']}").json()["items"] == []
 
 
 def test_down_then_up_and_garbage(srv, world, offer):
@@ -414,3 +432,61 @@ def test_a_registry_credential_can_be_submitted_for_recognition(srv, world, offe
         r = call(srv.port, world, "student", "POST", "/api/v1/recognition-requests",
                  {"credential_id": bad, "target": {"institution": "ut.ee"}})
         assert_json_error(r, 422)
+
+
+def test_an_institutions_offers_say_what_their_credential_lacks(srv, world, offer):
+    """GET /api/v1/institutions/{id}/offers: the publisher dashboard's list."""
+    db = world["db"]
+    bare = {"external_id": "VDU-BARE", "title": {"en": "A bare offer"}, "mode": "online"}
+    items = [{"external_id": "VDU-BARE", "completeness": [], "doc": bare,
+              "hash": hashlib.sha256(json.dumps(bare, sort_keys=True).encode()).hexdigest()}]
+    payload = json.dumps(items).replace("'", "''")
+    db.query(f"SELECT count(*) FROM offers_put_many('vdu.lt', 'test', NULL, '{payload}'::jsonb)")
+    bare_id = db.query("SELECT id FROM offers WHERE external_id = 'VDU-BARE'")
+    r = call(srv.port, world, "pub", "GET", "/api/v1/institutions/vdu.lt/offers")
+    assert r.status == 200, r.text()
+    got = {x["id"]: x for x in r.json()["items"]}
+    live = db.query("SELECT count(*) FROM offers WHERE institution_id = 'vdu.lt'"
+                    " AND deleted_at IS NULL")
+    assert len(got) == int(live) and r.json()["truncated"] is False
+    b = got[bare_id]
+    assert b["external_id"] == "VDU-BARE" and b["title"] == {"en": "A bare offer"}
+    assert b["template"] == "none"
+    assert set(b["completeness"]["missing"]) >= {"learning_outcomes", "ects", "eqf"}
+    assert "mode" not in b["completeness"]["missing"]
+    assert b["completeness"]["offer"] == b["completeness"]["missing"]
+    assert b["credentials"] == {"queued": 0, "sending": 0, "delivered": 0, "failed": 0,
+                                "revoked": 0}
+    # the template fills what it can: the credential's gaps shrink, the offer's stay
+    template = {"awarding_body": {"id": "vdu.lt", "name": {"en": "Vytautas Magnus University"},
+                                  "country": "LT"},
+                "learning_outcomes": [{"en": "Read a data set critically."}], "ects": 1,
+                "eqf": 5, "assessment": {"en": "Quiz"},
+                "quality_assurance": {"en": "VDU Study Quality Committee"}}
+    put = call(srv.port, world, "pub", "PUT", f"/api/v1/offers/{bare_id}/credential-template",
+               template)
+    assert put.status == 200, put.text()
+    b = {x["id"]: x for x in call(srv.port, world, "pub", "GET",
+                                  "/api/v1/institutions/vdu.lt/offers").json()["items"]}[bare_id]
+    assert b["template"] == "own" and b["completeness"]["missing"] == []
+    assert "learning_outcomes" in b["completeness"]["offer"]
+    tpl = call(srv.port, world, "pub", "GET", f"/api/v1/offers/{bare_id}/credential-template")
+    assert tpl.json()["completeness"]["missing"] == b["completeness"]["missing"]
+    # counts per state equal the registry's
+    full = got[offer]["credentials"]
+    for state, n in full.items():
+        assert n == int(db.query(f"SELECT count(*) FROM credentials WHERE offer_id = '{offer}'"
+                                 f" AND state = '{state}'")), state
+    # who may
+    for who, status in (("student", 403), ("reg", 403), ("pub-ut", 403), (None, 401)):
+        assert_json_error(call(srv.port, world, who, "GET", "/api/v1/institutions/vdu.lt/offers"),
+                          status)
+    assert call(srv.port, world, "pub-ut", "GET",
+                "/api/v1/institutions/ut.ee/offers").json()["items"] == []
+    assert_json_error(call(srv.port, world, "pub", "GET",
+                           "/api/v1/institutions/nowhere.example/offers"), 403)
+    assert_json_error(call(srv.port, world, "admin", "GET",
+                           "/api/v1/institutions/nowhere.example/offers"), 404)
+    assert bare_id in {x["id"] for x in call(srv.port, world, "admin", "GET",
+                                             "/api/v1/institutions/vdu.lt/offers").json()["items"]}
+    db.query("UPDATE offers SET deleted_at = now() WHERE id = '" + bare_id + "'")

@@ -294,6 +294,40 @@ def test_auth_401_403_and_revoked(server, world, db):
     assert_json_error(r, 401)
 
 
+def test_a_browser_session_publishes_with_its_csrf_token(server, world, db):
+    """The publisher page publishes by session cookie: writes need X-CSRF-Token."""
+    mcx(db, "user", "add", "web@vdu.lt", "--role", "publisher", "--institution", "vdu.lt",
+        "--password-stdin", stdin="correct horse battery staple\n")
+    r = http(server.port, "POST", "/api/v1/session", headers={"Content-Type": "application/json"},
+             body=json.dumps({"email": "web@vdu.lt", "password": "correct horse battery staple"}))
+    assert r.status == 200, r.text()
+    cookie = r.header("Set-Cookie").split(";")[0]
+    csrf = r.json()["csrf_token"]
+    doc = one_offer_doc()
+    ext = ext_of(doc)
+    path = f"/api/v1/institutions/vdu.lt/offers/{urllib.parse.quote(ext, safe='')}"
+    xml = {"Content-Type": "application/xml", "Cookie": cookie}
+    before = db.query("SELECT count(*) FROM audit_log")
+    assert_json_error(http(server.port, "PUT", path, headers=xml, body=doc), 403)
+    assert_json_error(http(server.port, "PUT", path, headers={**xml, "X-CSRF-Token": "0" * 64},
+                           body=doc), 403)
+    assert db.query("SELECT count(*) FROM audit_log") == before  # refused before any write
+    r = http(server.port, "PUT", path, headers={**xml, "X-CSRF-Token": csrf}, body=doc)
+    assert r.status in (200, 201), r.text()
+    r = http(server.port, "DELETE", path, headers={"Cookie": cookie, "X-CSRF-Token": csrf})
+    assert r.status == 204, r.text()
+    r = http(server.port, "PUT", path, headers={**xml, "X-CSRF-Token": csrf}, body=doc)
+    assert r.status in (200, 201) and r.json()["deleted"] is False, r.text()
+    me = "user:" + db.query("SELECT id FROM users WHERE email = 'web@vdu.lt'")
+    assert db.query("SELECT count(*) FROM audit_log WHERE entity = 'offer'"
+                    f" AND actor = '{me}'") == "2"  # the tombstone and its revival
+    r = http(server.port, "POST", "/api/v1/institutions/vdu.lt/catalogue?mode=merge",
+             headers={**xml, "X-CSRF-Token": csrf}, body=doc, timeout=60)
+    assert r.status == 200 and r.json()["unchanged"] == 1, r.text()
+    assert_json_error(http(server.port, "PUT", path.replace("vdu.lt", "ktu.lt", 1),
+                           headers={**xml, "X-CSRF-Token": csrf}, body=doc), 403)
+
+
 def test_delete_tombstones_and_audits(server, world, db):
     doc = one_offer_doc()
     ext = ext_of(doc)

@@ -10,6 +10,7 @@ import io
 import json
 import os
 import subprocess
+import urllib.parse
 
 import pytest
 
@@ -329,3 +330,45 @@ def test_termination_keeps_earlier_credentials_covered(srv, world):
     assert r.json()["status"] == "terminated"
     p = submit(srv, world, target="ut.ee")["proposal"]
     assert p["outcome"] == "recognised" and p["agreement"] == a["id"], p
+
+
+def test_queue_filters_by_partner_and_programme(srv, world):
+    """The registrar's queue narrows to one partner (the credential's issuer) or one
+    programme, and names the values each filter can take."""
+    a = submit(srv, world, who="bob", programme="Filter Studies MA")
+    b = submit(srv, world, who="bob", programme="Other Programme BA")
+    with open(ELM2, encoding="utf-8") as f:
+        r = call(srv, world, "bob", "POST", "/api/v1/recognition-requests",
+                 {"credential_xml": f.read(),
+                  "target": {"institution": "vdu.lt", "programme": "Filter Studies MA"}})
+    assert r.status == 201, r.text()
+    c = r.json()
+    db = world["db"]
+
+    def listed(query):
+        r = call(srv, world, "reg-vdu", "GET", "/api/v1/recognition-requests?" + query)
+        assert r.status == 200, r.text()
+        return r.json()
+
+    everything = listed("")
+    ids = {x["id"] for x in listed("programme=Filter%20Studies%20MA")["items"]}
+    want = db.query("SELECT string_agg(id::text, ',') FROM recognition_requests"
+                    " WHERE target_institution = 'vdu.lt' AND target_programme = 'Filter Studies MA'")
+    assert ids == set(want.split(",")) and {a["id"], c["id"]} <= ids and b["id"] not in ids
+    assert {"Filter Studies MA", "Other Programme BA"} <= set(everything["programmes"])
+    partners = {p["id"]: p["name"] for p in everything["partners"]}
+    issuer = a["credential"]["issuer"]["id"]
+    assert issuer in partners and partners[issuer]
+    by_partner = listed("partner=" + urllib.parse.quote(issuer, safe=""))["items"]
+    assert a["id"] in {x["id"] for x in by_partner} and c["id"] not in {x["id"] for x in by_partner}
+    assert all(x["credential"]["issuer"]["id"] == issuer for x in by_partner)
+    both = listed("partner=" + urllib.parse.quote(issuer, safe="") +
+                  "&programme=Other%20Programme%20BA&status=proposed")["items"]
+    assert [x["id"] for x in both] == [b["id"]]
+    assert listed("partner=nobody.example")["items"] == []
+    # another institution's registrar sees neither the requests nor their values
+    other = call(srv, world, "reg-ut", "GET", "/api/v1/recognition-requests").json()
+    assert "Filter Studies MA" not in other["programmes"]
+    for bad in ("partner=", "programme=", "programme=" + "x" * 600):
+        assert_json_error(call(srv, world, "reg-vdu", "GET",
+                               "/api/v1/recognition-requests?" + bad), 400)
