@@ -38,6 +38,9 @@ SHARED = os.environ.get("MCX_SHARED_DIR") or os.path.join(mcxtest.source_dir(), 
 # The sample micro-credential: University of Zed (uniz.edu), not in the demo network,
 # so its proposal at vdu.lt is needs_review with reason codes.
 ELM3 = os.path.join(SHARED, "samples", "elm", "elm3", "Sample-MC-Annex1-unsigned.jsonld")
+# The EDCI issuer stand-in's secrets (tests/edci_standin.py): the outbox delivers to it.
+SEAL_PASSWORD = "browser-seal-password"
+EDCI_TOKEN = "browser-edci-token"
 
 
 def demo_institutions():
@@ -107,11 +110,57 @@ def demo(db):
 
 
 @pytest.fixture(scope="module")
+def staff(db, demo):
+    """One signed-up account per role for the staff pages' tests (MCX_STAFF): the
+    password logs in through the page, the token calls the API from the test."""
+    accounts = {}
+    for role, email, inst in (("publisher", "publisher@vdu.lt", "vdu.lt"),
+                              ("registrar", "registrar@vdu.lt", "vdu.lt"),
+                              ("admin", "admin@mcx.test", None),
+                              ("student", "student@example.org", None)):
+        if role != "registrar":  # demo() made the registrars
+            args = ["user", "add", email, "--role", role, "--password-stdin"]
+            if inst:
+                args += ["--institution", inst]
+            mcx(db, *args, stdin=PASSWORD + "\n")
+        accounts[role] = {"email": email, "password": PASSWORD, "institution": inst,
+                          "token": mcx(db, "token", "create", "--user", email).strip()}
+    return accounts
+
+
+class EdciStandin:
+    """tests/edci_standin.py on a free 127.0.0.1 port: EDCI's issuing API."""
+
+    def __init__(self, secrets):
+        self.proc = subprocess.Popen(
+            ["/usr/bin/python3", os.path.join(mcxtest.source_dir(), "tests", "edci_standin.py"),
+             "--password", SEAL_PASSWORD, "--token", EDCI_TOKEN, "--lifetime", "600"],
+            stdout=subprocess.PIPE, text=True)
+        line = self.proc.stdout.readline()
+        assert line.startswith("port "), f"edci_standin.py: {line!r}"
+        self.url = f"http://127.0.0.1:{int(line.split()[1])}"
+        (secrets / "seal").write_text(SEAL_PASSWORD + "\n")
+        (secrets / "token").write_text(EDCI_TOKEN + "\n")
+        self.args = ["--europass-url", self.url,
+                     "--europass-seal-password-file", str(secrets / "seal"),
+                     "--europass-token-file", str(secrets / "token"),
+                     "--outbox-tick-ms", "200", "--outbox-backoff-ms", "200"]
+
+    def stop(self):
+        self.proc.terminate()
+        self.proc.wait(timeout=10)
+
+
+@pytest.fixture(scope="module")
 def server(db, demo, tmp_path_factory):
     web = os.path.join(mcxtest.source_dir(), "web")
     factory = mcxtest.McxdFactory(str(tmp_path_factory.mktemp("mcxd")), db.url, web)
-    yield factory.start()
+    standin = EdciStandin(tmp_path_factory.mktemp("edci"))
+    # the outbox sends what the publisher page issues (publish → issue → verify); the
+    # harvester runs too, for the admin page's "Harvest now"
+    yield factory.start(*standin.args)
     problems = factory.cleanup()
+    standin.stop()
     if problems:
         pytest.fail("\n\n".join(problems), pytrace=False)
 
@@ -182,7 +231,7 @@ def run_node(args, env):
     return proc.returncode, out
 
 
-def test_browser_suite(server, demo, queue):
+def test_browser_suite(db, server, demo, queue, staff):
     node = shutil.which("node")
     assert node, "node is not installed (script/bootstrap installs it)"
     assert os.path.isdir(os.path.join(HERE, "node_modules", "playwright-core")), \
@@ -196,7 +245,11 @@ def test_browser_suite(server, demo, queue):
                 "MCX_REGISTRAR_TOKENS": json.dumps({k: v for k, v in demo.items()
                                                      if k != "verify"}),
                 "MCX_VERIFY_IDS": json.dumps(demo["verify"]),
-                "MCX_QUEUE": json.dumps(queue)})
+                "MCX_QUEUE": json.dumps(queue),
+                "MCX_STAFF": json.dumps(staff),
+                # the journey test compares the impact page with SQL of its own
+                "MCX_DATABASE_URL": db.url, "MCX_PSQL": mcxtest.psql_binary(),
+                "MCX_ELM3": ELM3})
     args = [node, "--test", "--test-reporter=spec"]
     if "--test-concurrency" in node_help(node):  # Node 20; Debian 12's Node 18 has none
         args.append("--test-concurrency=1")  # one chromium at a time on a 2-core machine

@@ -16,25 +16,31 @@ export class ApiError extends Error {
 
 let csrfToken = null;
 
-// GET/POST/DELETE a path under /api/v1. Resolves to the parsed body (null for 204),
-// rejects with ApiError. Writes carry X-CSRF-Token when a session gave one.
-export async function api(path, { method = 'GET', body, signal } = {}) {
-  const headers = { Accept: 'application/json' };
-  if (body !== undefined) headers['Content-Type'] = 'application/json';
+// GET/POST/PUT/DELETE a path under /api/v1. Resolves to the parsed body (null for
+// 204), rejects with ApiError. Writes carry X-CSRF-Token when a session gave one.
+// A JSON body is an object; with `contentType` the body is sent as it is (a LOQ
+// file, a Moodle CSV). `accept` other than JSON resolves to the reply's text.
+export async function api(path, {
+  method = 'GET', body, signal, contentType, accept = 'application/json',
+} = {}) {
+  const headers = { Accept: accept };
+  const raw = contentType !== undefined;
+  if (body !== undefined) headers['Content-Type'] = raw ? contentType : 'application/json';
   if (method !== 'GET' && csrfToken) headers['X-CSRF-Token'] = csrfToken;
   let res;
   try {
     res = await fetch(`/api/v1${path}`, {
       method, headers, signal, credentials: 'same-origin',
-      body: body === undefined ? undefined : JSON.stringify(body),
+      body: body === undefined ? undefined : (raw ? body : JSON.stringify(body)),
     });
   } catch (e) {
     if (e.name === 'AbortError') throw e;
     throw new ApiError(0, null);
   }
+  const json = (res.headers.get('Content-Type') || '').startsWith('application/json');
   let data = null;
   if (res.status !== 204) {
-    try { data = await res.json(); } catch { data = null; }
+    try { data = json || accept === 'application/json' ? await res.json() : await res.text(); } catch { data = null; }
   }
   if (!res.ok) throw new ApiError(res.status, data);
   return data;

@@ -26,7 +26,7 @@ export async function initPage() {
   renderAccount(guess);
   const s = await session();
   // the guess knows only "signed in": staff links need the role, so draw again for them
-  if (Boolean(s) !== guess || isRegistrar(s)) renderAccount(s);
+  if (Boolean(s) !== guess || staffLinks(s).length) renderAccount(s);
   onLangChange(() => renderAccount(s));
   return s;
 }
@@ -37,7 +37,7 @@ function renderAccount(signedIn) {
   for (const old of list.querySelectorAll('[data-account]')) old.remove();
   const items = [];
   if (signedIn) {
-    if (isRegistrar(signedIn)) items.push(navLink('/queue', t('nav.queue')));
+    for (const [href, key] of staffLinks(signedIn)) items.push(navLink(href, t(key)));
     items.push(navLink('/me', t('nav.me')));
     const li = document.createElement('li');
     const btn = document.createElement('button');
@@ -67,7 +67,23 @@ function renderAccount(signedIn) {
 
 // signedIn is a boolean (the guess) or the session: only the session knows the role.
 export function isRegistrar(s) {
-  return Boolean(s && s.user && s.user.role === 'registrar');
+  return hasRole(s, 'registrar');
+}
+
+export function hasRole(s, ...roles) {
+  return Boolean(s && s.user && roles.includes(s.user.role));
+}
+
+// The staff pages a role may use, in header order: [href, i18n key]. The server
+// decides what each may do; these are only the doors.
+const STAFF_PAGES = [
+  ['/publish', 'nav.publish', ['publisher', 'admin']],
+  ['/queue', 'nav.queue', ['registrar']],
+  ['/admin', 'nav.admin', ['admin']],
+];
+
+export function staffLinks(s) {
+  return STAFF_PAGES.filter(([, , roles]) => hasRole(s, ...roles)).map(([h, k]) => [h, k]);
 }
 
 function navLink(href, text, cls) {

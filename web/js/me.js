@@ -1,8 +1,10 @@
 // me.js — "My applications" (/me): the courses the signed-in student applied to,
-// newest first, each linked to its offer page.
+// newest first, each linked to its offer page; and the student's recognition
+// requests (GET /api/v1/recognition-requests: proposal, then the registrar's
+// decision) with the form that sends one (POST, the credential file as read here).
 
 import { api, institutions } from './api.js';
-import { initPage, providerName } from './header.js';
+import { initPage, institutionName, providerName } from './header.js';
 import { countryName, formatDate, lang, onLangChange, pick, t } from './i18n.js';
 
 const box = document.getElementById('apps');
@@ -70,6 +72,103 @@ function render() {
   }
 }
 
+// ---- recognition ----
+
+const recBox = document.getElementById('recognition');
+let requests = [];
+
+function requestItem(r) {
+  const c = r.credential || {};
+  const target = r.target || {};
+  const home = insts.get(target.institution);
+  const p = r.proposal || {};
+  const d = r.decision;
+  const where = [institutionName(home, target.institution),
+    target.programme, target.course].filter(Boolean).join(' — ');
+  const verdict = d
+    ? el('p', { class: `verdict ${d.outcome === 'not_recognised' ? 'verdict-revoked' : 'verdict-valid'}`,
+      'data-outcome': d.outcome },
+    t('me.rec_decided', { outcome: t(`outcome.${d.outcome}`) }) +
+      (typeof d.credits === 'number' ? ` · ${t('me.rec_credits', { n: d.credits })}` : '') +
+      (d.grade ? ` · ${t('me.rec_grade', { g: d.grade })}` : ''))
+    : el('p', { class: 'meta', text: t('me.rec_proposed', { outcome: t(`outcome.${p.outcome || 'needs_review'}`) }) });
+  return el('li', { 'data-id': r.id, 'data-status': r.status }, el('article', { class: 'card' },
+    el('h3', { text: c.title || t('me.rec_untitled') }),
+    el('p', { class: 'meta', text: where }),
+    el('p', { class: 'meta' }, el('span', { class: `pill status-${r.status}`, text: t(`status.${r.status}`) })),
+    verdict,
+    d && d.reasons ? el('p', { class: 'pre', text: d.reasons }) : null));
+}
+
+function renderRequests() {
+  document.getElementById('requests').replaceChildren(...requests.map(requestItem));
+  document.getElementById('requests-empty').hidden = requests.length > 0;
+}
+
+function fillTargets(user) {
+  const select = document.getElementById('rec-target');
+  const current = select.value || (user && user.institution) || '';
+  const sorted = [...insts.values()].sort((a, b) =>
+    institutionName(a).localeCompare(institutionName(b), lang()));
+  select.replaceChildren(new Option(t('home.none'), ''),
+    ...sorted.map((i) => new Option(institutionName(i), i.id, false, i.id === current)));
+}
+
+// The file as the API wants it: JSON-LD as an object, ELM 2 XML as text.
+async function readCredential(file) {
+  const text = await file.text();
+  if (/^\s*</.test(text)) return { credential_xml: text };
+  try {
+    return { credential: JSON.parse(text) };
+  } catch {
+    throw new Error(t('me.rec_bad_file'));
+  }
+}
+
+async function submitRequest(e) {
+  e.preventDefault();
+  const f = e.target;
+  const err = document.getElementById('rec-error');
+  const done = document.getElementById('rec-done');
+  err.textContent = '';
+  done.textContent = '';
+  const file = f.elements.file.files[0];
+  if (!file) { err.textContent = t('me.rec_need_file'); return; }
+  if (!f.elements.institution.value) { err.textContent = t('me.rec_need_target'); return; }
+  const btn = f.querySelector('button[type="submit"]');
+  btn.disabled = true;
+  try {
+    const body = await readCredential(file);
+    body.target = { institution: f.elements.institution.value };
+    if (f.elements.programme.value.trim()) body.target.programme = f.elements.programme.value.trim();
+    if (f.elements.course.value.trim()) body.target.course = f.elements.course.value.trim();
+    const r = await api('/recognition-requests', { method: 'POST', body });
+    requests = [r, ...requests.filter((x) => x.id !== r.id)];
+    renderRequests();
+    done.textContent = t('me.rec_sent');
+    f.reset();
+    fillTargets(null);
+  } catch (x) {
+    err.textContent = x.message;
+  } finally {
+    btn.disabled = false;
+  }
+}
+
+async function startRecognition(user) {
+  if (!user || user.role !== 'student') return; // staff have their own pages
+  recBox.hidden = false;
+  fillTargets(user);
+  document.getElementById('rec-form').addEventListener('submit', submitRequest);
+  onLangChange(() => { fillTargets(null); renderRequests(); });
+  try {
+    requests = (await api('/recognition-requests')).items || [];
+  } catch (x) {
+    document.getElementById('rec-error').textContent = x.message;
+  }
+  renderRequests();
+}
+
 const s = await initPage();
 if (!s) {
   view = { kind: 'signed_out' };
@@ -84,3 +183,4 @@ if (!s) {
 }
 render();
 onLangChange(render);
+await startRecognition(s && s.user);

@@ -14,6 +14,9 @@ const STATUSES = ['proposed', 'appealed', 'decided'];
 const params = new URLSearchParams(location.search);
 const requestId = params.get('id') || '';
 let status = STATUSES.includes(params.get('status')) ? params.get('status') : '';
+// partner (the credential's issuer) and programme: the values come with the list
+const filters = { partner: params.get('partner') || '', programme: params.get('programme') || '' };
+let choices = { partners: [], programmes: [] };
 
 let user = null;
 let insts = new Map();
@@ -104,12 +107,39 @@ function renderList() {
   $('queue-empty').hidden = requests.length > 0;
 }
 
+// The filter selects: "all" and the values the last answer named (a chosen value
+// stays listed even when no request has it any more).
+function renderFilters() {
+  const fill = (select, all, values, current) => {
+    const known = values.some((v) => v.id === current);
+    select.replaceChildren(new Option(all, ''),
+      ...values.map((v) => new Option(v.name, v.id, false, v.id === current)),
+      ...(current && !known ? [new Option(current, current, false, true)] : []));
+  };
+  fill($('partner-filter'), t('queue.partner_all'),
+    choices.partners.map((p) => ({ id: p.id, name: insts.has(p.id) ? instName(p.id) : (p.name || p.id) })),
+    filters.partner);
+  fill($('programme-filter'), t('queue.programme_all'),
+    choices.programmes.map((p) => ({ id: p, name: p })), filters.programme);
+}
+
+function listQuery() {
+  const q = new URLSearchParams();
+  if (status) q.set('status', status);
+  if (filters.partner) q.set('partner', filters.partner);
+  if (filters.programme) q.set('programme', filters.programme);
+  return q.toString();
+}
+
 async function loadList() {
   $('queue-error').textContent = '';
   $('requests').setAttribute('aria-busy', 'true');
   try {
-    const r = await api(`/recognition-requests${status ? `?status=${status}` : ''}`);
+    const q = listQuery();
+    const r = await api(`/recognition-requests${q ? `?${q}` : ''}`);
     requests = r.items || [];
+    choices = { partners: r.partners || [], programmes: r.programmes || [] };
+    renderFilters();
   } catch (err) {
     $('requests').removeAttribute('aria-busy');
     if (err.status === 401) return showGate(false);
@@ -345,6 +375,7 @@ function renderAll() {
   renderList();
   renderAgreements();
   renderDetail();
+  if (!requestId) renderFilters();
 }
 
 async function start() {
@@ -370,14 +401,18 @@ async function start() {
   $('list-view').hidden = false;
   const select = $('status-filter');
   select.value = status;
-  select.addEventListener('change', () => {
+  const changed = () => {
     status = select.value;
+    filters.partner = $('partner-filter').value;
+    filters.programme = $('programme-filter').value;
     const url = new URL(location.href);
-    if (status) url.searchParams.set('status', status);
-    else url.searchParams.delete('status');
+    url.search = listQuery();
     history.replaceState(history.state, '', url);
     loadList();
-  });
+  };
+  for (const id of ['status-filter', 'partner-filter', 'programme-filter']) {
+    $(id).addEventListener('change', changed);
+  }
   renderAll();
   await Promise.all([loadList(), loadAgreements()]);
 }
