@@ -460,13 +460,16 @@ static const char list_sql[] =
     " 'programmes', (SELECT coalesce(json_agg(DISTINCT r.target_programme), '[]')"
     "   FROM recognition_requests r WHERE " VISIBLE " AND r.target_programme IS NOT NULL))::text";
 
-/* One request with its audit trail (every step: who, when, what), oldest first. */
+/* One request with its audit trail (every step: who, with the account's e-mail when a
+ * user acted, when, what), oldest first. */
 static const char get_sql[] =
     "SELECT CASE WHEN j IS NULL THEN 404 ELSE 200 END, coalesce(j::text, 'no recognition "
     "request ' || $4)"
     " FROM (SELECT (SELECT recognition_request_json(r) || jsonb_build_object('audit',"
     "   (SELECT coalesce(jsonb_agg(jsonb_build_object('at', recognition_time(a.at),"
-    "     'actor', a.actor, 'action', a.action, 'details', a.details) ORDER BY a.id), '[]')"
+    "     'actor', a.actor, 'actor_email', (SELECT u.email FROM users u"
+    "      WHERE a.actor = 'user:' || u.id::text), 'action', a.action, 'details', a.details)"
+    "     ORDER BY a.id), '[]')"
     "    FROM audit_log a WHERE a.entity = 'recognition_request' AND a.entity_id = r.id::text))"
     "  FROM recognition_requests r WHERE r.id = $4::uuid AND " VISIBLE ") j) x";
 

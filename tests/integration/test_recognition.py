@@ -187,6 +187,10 @@ def test_transitions_appeal_once(srv, world):
     for who in ("ada", "reg-vdu"):
         trail = call(srv, world, who, "GET", f"/api/v1/recognition-requests/{rid}").json()["audit"]
         assert [t["action"] for t in trail] == actions and all(t["at"] for t in trail)
+        # who acted, by e-mail where a user did (the system's proposal has none)
+        emails = [t["actor_email"] for t in trail]
+        assert emails == ["ada@example.org", None, "reg-vdu@example.org", "ada@example.org",
+                          "reg-vdu@example.org"], emails
 
 
 def test_role_endpoint_matrix(srv, world):

@@ -263,17 +263,27 @@ function renderDecision(r) {
     t('queue.decided_at', { d: dateTime(d.at) }) + (d.after_appeal ? ` (${t('queue.after_appeal')})` : ''));
 }
 
+// A step's details as "key: value" lines (nested values as compact JSON).
+function auditDetails(d) {
+  if (!d || typeof d !== 'object') return document.createTextNode(d ? String(d) : '');
+  const entries = Object.entries(d).filter(([, v]) => v !== null && v !== '');
+  if (!entries.length) return document.createTextNode('');
+  return el('dl', { class: 'audit-details' }, ...entries.flatMap(([k, v]) => [
+    el('dt', { text: k.replace(/_/g, ' ') }),
+    el('dd', { text: typeof v === 'object' ? JSON.stringify(v) : String(v) }),
+  ]));
+}
+
 function renderAudit(r) {
   const rows = Array.isArray(r.audit) ? r.audit : null;
   $('audit-section').hidden = !rows || rows.length === 0;
   if (!rows) return;
   $('audit').querySelector('tbody').replaceChildren(...rows.map((e) => {
-    const details = e.details && typeof e.details === 'object' ? JSON.stringify(e.details) : (e.details || '');
     return el('tr', {},
       el('th', { scope: 'row', text: dateTime(e.at) }),
-      el('td', { text: e.actor || '' }),
+      el('td', { text: e.actor_email || e.actor || '' }),
       el('td', { text: e.action || '' }),
-      el('td', { class: 'details', text: details }));
+      el('td', { class: 'details' }, auditDetails(e.details)));
   }));
 }
 
