@@ -685,9 +685,10 @@ static void handle_import(struct http_request *req, void *arg)
 /* ---- the registry ---- */
 
 /* The registry's filter: $1 role, $2 institution, $3 offer, $5 learner (e-mail or
- * name part), $7 batch; $4 state is applied apart (the counts ignore it). */
+ * name part), $7 batch, $8 the institution asked for (an admin's choice); $4 state is
+ * applied apart (the counts ignore it). */
 #define REGISTRY_WHERE                                                                             \
-    " ($1 = 'admin' OR c.institution_id = $2)"                                                     \
+    " ($1 = 'admin' OR c.institution_id = $2) AND ($8::text IS NULL OR c.institution_id = $8)"     \
     " AND ($3::uuid IS NULL OR c.offer_id = $3::uuid) AND ($7::uuid IS NULL OR c.batch = "         \
     "$7::uuid)"                                                                                    \
     " AND ($5::text IS NULL OR lower(c.learner_email) = lower($5)"                                 \
@@ -771,6 +772,7 @@ static void list_authed(struct api_call *c, const struct auth_user *u)
     const char *state = http_request_query(req, "state");
     const char *learner = http_request_query(req, "learner");
     const char *batch = http_request_query(req, "batch");
+    const char *inst = http_request_query(req, "institution");
     const char *accept = http_request_header(req, "Accept");
     char limit[16];
 
@@ -787,6 +789,10 @@ static void list_authed(struct api_call *c, const struct auth_user *u)
                       "state: queued, sending, delivered, failed or revoked");
         return;
     }
+    if (inst != NULL && !mcx_institution_id_is_valid(inst)) {
+        api_call_fail(c, 400, "invalid_parameter", "institution: an institution id");
+        return;
+    }
     if (batch != NULL && !auth_uuid_is_valid(batch)) {
         api_call_fail(c, 400, "invalid_parameter", "batch: an import's batch id (a UUID)");
         return;
@@ -796,11 +802,11 @@ static void list_authed(struct api_call *c, const struct auth_user *u)
         return;
     }
     snprintf(limit, sizeof(limit), "%d", REGISTRY_MAX);
-    const char *params[7] = {u->role, u->institution_id, offer, state, learner, limit, batch};
+    const char *params[8] = {u->role, u->institution_id, offer, state, learner, limit, batch, inst};
     if (accept != NULL && strncasecmp(accept, "text/csv", 8) == 0)
-        api_call_db(c, csv_sql, 7, params, registry_csv);
+        api_call_db(c, csv_sql, 8, params, registry_csv);
     else
-        api_call_query(c, list_sql, 7, params);
+        api_call_query(c, list_sql, 8, params);
 }
 
 static void get_authed(struct api_call *c, const struct auth_user *u)

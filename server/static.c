@@ -31,6 +31,7 @@ static const struct {
     {"/offers/{id}", "offer.html"}, {"/signup", "signup.html"},
     {"/login", "login.html"},       {"/me", "me.html"},
     {"/impact", "impact.html"},     {"/queue", "queue.html"},
+    {"/publish", "publish.html"},   {"/admin", "admin.html"},
 };
 
 struct static_page {

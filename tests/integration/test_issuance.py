@@ -248,6 +248,15 @@ def test_moodle_import_queues_the_good_rows_once(srv, world, offer):
     assert_json_error(call(srv.port, world, "pub", "GET", "/api/v1/credentials?batch=nope"), 400)
     assert call(srv.port, world, "pub-ut", "GET",
                 f"/api/v1/credentials?batch={rep['batch']}").json()["items"] == []
+    # an admin narrows the registry to one institution; a publisher stays in theirs
+    for inst, n in (("vdu.lt", 488), ("ut.ee", 0)):
+        got = call(srv.port, world, "admin", "GET",
+                   f"/api/v1/credentials?batch={rep['batch']}&institution={inst}").json()
+        assert len(got["items"]) == n and got["counts"]["delivered"] == n, inst
+    assert call(srv.port, world, "pub-ut", "GET", f"/api/v1/credentials?batch={rep['batch']}"
+                "&institution=vdu.lt").json()["items"] == []
+    assert_json_error(call(srv.port, world, "admin", "GET",
+                           "/api/v1/credentials?institution=Not%20an%20id"), 400)
 
 
 def test_down_then_up_and_garbage(srv, world, offer):

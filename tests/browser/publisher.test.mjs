@@ -1,0 +1,392 @@
+// The publisher's dashboard (/publish, issue 11): publish → issue → verify, through the
+// page, against a real mcxd whose outbox delivers to the EDCI stand-in
+// (test_browser.py, MCX_STAFF). The vdu.lt publisher logs in, uploads a LOQ file with
+// one new offer and one invalid one (fixtures/publisher-loq.xml) and reads the
+// per-item report; the new offer is listed with completeness warnings; "Fix" opens
+// its credential template, which is completed and saved (the offer is then Ready); a
+// Moodle gradebook export is previewed (nothing queued: the API says so) and issued,
+// with a progress bar until every credential is delivered; the registry lists them,
+// one's /verify page says valid, it is revoked with a reason and /verify says
+// revoked; the CSV export holds the rows. axe-core finds no serious or critical
+// violation in any section; screenshots at 1280 and 360 px. A student, a signed-out
+// visitor and a session the API refuses (403) see who the page is for.
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { after, before, test } from 'node:test';
+import { fileURLToPath } from 'node:url';
+
+import {
+    BASE, TEST_TIMEOUT, TIMEOUT, assertClean, axeSource, eventually, launch, open, screenshot,
+} from './lib.mjs';
+
+const HERE = path.dirname(fileURLToPath(import.meta.url));
+const STAFF = JSON.parse(process.env.MCX_STAFF || '{}');
+const PUB = STAFF.publisher || {};
+const INST = PUB.institution || 'vdu.lt';
+const AXE = axeSource();
+// the flow waits for the outbox and the stand-in too
+const FLOW_TIMEOUT = Math.max(TEST_TIMEOUT, 180000);
+let browser;
+before(async () => { browser = await launch(); });
+after(async () => { await browser?.close(); });
+
+// ---- helpers ----
+
+async function call(pathAndQuery, { token = PUB.token, method = 'GET', accept = 'application/json' } = {}) {
+    const res = await fetch(BASE + pathAndQuery, {
+        method, headers: { Accept: accept, Authorization: `Bearer ${token}` },
+        signal: AbortSignal.timeout(TIMEOUT),
+    });
+    const text = await res.text();
+    return { status: res.status, text, json: () => JSON.parse(text) };
+}
+
+async function apiAs(pathAndQuery, opts) {
+    const r = await call(pathAndQuery, opts);
+    assert.ok(r.status >= 200 && r.status < 300, `${pathAndQuery}: ${r.status} ${r.text}`);
+    return r.json();
+}
+
+async function axe(page, where) {
+    await page.addScriptTag({ content: AXE });
+    const results = await page.evaluate(() => window.axe.run(document, { resultTypes: ['violations'] }));
+    const bad = results.violations.filter((x) => x.impact === 'serious' || x.impact === 'critical');
+    assert.deepEqual(bad.map((x) => `${where}: ${x.id}: ${x.help} (${x.nodes.map((n) => n.target.join(' ')).join(', ')})`), []);
+}
+
+async function logIn(page, email, password, next = '/publish') {
+    await page.goto(`${BASE}/login?next=${encodeURIComponent(next)}`);
+    await page.getByLabel('Email', { exact: true }).fill(email);
+    await page.getByLabel('Password', { exact: true }).fill(password);
+    await page.getByRole('button', { name: 'Log in', exact: true }).click();
+    await page.waitForURL((u) => u.pathname === next.split('?')[0]);
+}
+
+async function tab(page, name, hash) {
+    await page.getByRole('navigation', { name: 'Publishing sections' })
+        .getByRole('link', { name, exact: true }).click();
+    await page.waitForURL((u) => u.hash === `#${hash}`);
+    await page.locator(`section#${hash}`).waitFor();
+}
+
+// The line (1-based) of the nth (0-based) match of re in text.
+function lineOf(text, re, nth = 0) {
+    const lines = text.split('\n');
+    let seen = -1;
+    for (let i = 0; i < lines.length; i++) {
+        if (re.test(lines[i]) && ++seen === nth) return i + 1;
+    }
+    throw new Error(`no match ${nth} of ${re}`);
+}
+
+function moodleCsv(run) {
+    // Moodle's "Export to plain text file", comma separated, Real display type
+    const rows = [
+        ['Ona', 'Petraitytė', 'S1001', 'VMU', 'Journalism', `ona.${run}@example.lt`, '92.50'],
+        ['Jonas', 'Kazlauskas', 'S1002', 'VMU', 'Journalism', `jonas.${run}@example.lt`, '78.00'],
+        ['Eglė', 'Jankauskienė', 'S1003', 'VMU', 'Journalism', `egle.${run}@example.lt`, '61.00'],
+        ['Lukas', 'Stankevičius', 'S1004', 'VMU', 'Journalism', `lukas.${run}@example.lt`, '45.00'],
+        ['Rūta', 'Vasiliauskaitė', 'S1005', 'VMU', 'Journalism', `ruta.${run}@example.lt`, '88.00'],
+        ['Tomas', 'Žukauskas', 'S1006', 'VMU', 'Journalism', 'tomas-at-example.lt', '95.00'],
+    ];
+    const head = ['First name', 'Last name', 'ID number', 'Institution', 'Department', 'Email address',
+        'Course total (Real)', 'Last downloaded from this course'];
+    const when = String(Math.floor(Date.now() / 1000) - 3600);
+    const q = (v) => (/[",\n]/.test(v) ? `"${v.replace(/"/g, '""')}"` : v);
+    return [head, ...rows.map((r) => [...r, when])].map((r) => r.map(q).join(',')).join('\n') + '\n';
+}
+
+const EXPECTED_ROWS = { 1: 'queued', 2: 'queued', 3: 'queued', 4: 'below_pass_mark', 5: 'queued', 6: 'invalid' };
+
+// ---- publish → issue → verify ----
+
+test('publisher: publish, complete the template, issue from Moodle, verify, revoke, export',
+    { timeout: FLOW_TIMEOUT }, async () => {
+        assert.ok(PUB.email && PUB.token, 'MCX_STAFF has no publisher (test_browser.py sets it)');
+        const run = `${Date.now().toString(36)}`;
+        const loq = readFileSync(path.join(HERE, 'fixtures', 'publisher-loq.xml'), 'utf8')
+            .replace(/VDU-MC-(279\d)/g, `VDU-MC-$1-${run}`);
+        const goodId = `VDU-MC-2790-${run}`;
+        const badId = `VDU-MC-2791-${run}`;
+        const badLine = lineOf(loq, /<learningOpportunity /, 1);
+
+        const s = await open(browser, { acceptDownloads: true });
+        try {
+            const { page } = s;
+            await logIn(page, PUB.email, PUB.password);
+            const nav = page.getByRole('navigation', { name: 'Main' });
+            await nav.getByRole('link', { name: 'Publishing', exact: true }).waitFor();
+            await page.getByRole('heading', { level: 1, name: 'Publishing', exact: true }).waitFor();
+            await page.locator('#offers-table:not([aria-busy]) tbody tr').first().waitFor();
+            await axe(page, 'offers');
+            await screenshot(page, 'publish-offers-1280.png');
+
+            // ---- upload a LOQ file: 1 accepted, 1 rejected with its line ----
+            await tab(page, 'Upload LOQ', 'upload');
+            await page.getByLabel('LOQ file (XML)').setInputFiles({
+                name: 'catalogue.xml', mimeType: 'application/xml', buffer: Buffer.from(loq) });
+            await page.getByRole('button', { name: 'Upload and check', exact: true }).click();
+            const report = page.locator('#upload-report');
+            await report.waitFor();
+            const count = (k) => report.locator(`[data-count="${k}"] dd`).textContent();
+            assert.equal(await count('accepted'), '1');
+            assert.equal(await count('rejected'), '1');
+            const bad = page.locator(`#rejected-table tr[data-external-id="${badId}"]`);
+            await bad.waitFor();
+            assert.equal((await bad.locator('td.pub-line').textContent()).trim(), String(badLine));
+            assert.match(await bad.locator('td.details').textContent(), /notAnElementOfLoq/);
+            assert.equal(await page.locator(`#rejected-table tr[data-external-id="${goodId}"]`).count(), 0);
+            await axe(page, 'upload');
+            await screenshot(page, 'publish-upload-1280.png');
+
+            // ---- the new offer, with completeness warnings as the API says ----
+            const listed = await apiAs(`/api/v1/institutions/${INST}/offers`);
+            const offer = listed.items.find((o) => o.external_id === goodId);
+            assert.ok(offer, `${goodId} is not in the API's list`);
+            assert.ok(offer.completeness.missing.length > 0, 'the new offer should lack something');
+            for (const m of ['assessment', 'quality_assurance', 'eqf']) {
+                assert.ok(offer.completeness.missing.includes(m), `the API does not report ${m} missing`);
+            }
+            await tab(page, 'Offers', 'offers');
+            const row = page.locator(`#offers-table tr[data-external-id="${goodId}"]`);
+            await row.waitFor();
+            assert.equal(await row.locator('[data-ready]').getAttribute('data-ready'), 'false');
+            assert.equal(await row.locator('[data-missing]').getAttribute('data-missing'), offer.completeness.missing.join(' '));
+            assert.match(await row.locator('.pub-warning').textContent(), /Missing: .*assessment.*quality assurance/);
+            assert.equal((await row.locator('th').textContent()).trim(), 'Open data journalism');
+
+            // ---- Fix → the template editor; fill what is missing, save ----
+            await row.getByRole('link', { name: /^Fix/ }).click();
+            await page.waitForURL((u) => u.searchParams.get('offer') === offer.id && u.hash === '#template');
+            await page.locator('#template-body').waitFor();
+            assert.equal(await page.locator('#template-completeness').getAttribute('data-missing'),
+                offer.completeness.missing.join(' '));
+            // the awarding body comes from the institution's record
+            assert.equal(await page.getByLabel('Institution id').inputValue(), INST);
+            assert.equal(await page.getByLabel('Country code').inputValue(), 'LT');
+            await page.getByLabel('EQF level', { exact: true }).selectOption('5');
+            await page.getByLabel('Assessment (English)').fill(
+                'A data story of about 800 words with its cleaned dataset, marked by two editors.');
+            await page.getByLabel('Quality assurance (English)').fill(
+                'Approved by the VMU Faculty of Political Science and Diplomacy study programme committee.');
+            // a bad country first: the server's message, next to the form
+            await page.getByLabel('Country code').fill('XX');
+            await page.getByRole('button', { name: 'Save template', exact: true }).click();
+            await eventually(async () => assert.match(await page.locator('#template-error').textContent(), /awarding_body\.country/));
+            assert.equal(await page.getByLabel('Country code').getAttribute('aria-invalid'), 'true');
+            await page.getByLabel('Country code').fill('LT');
+            await page.getByRole('button', { name: 'Save template', exact: true }).click();
+            await eventually(async () => assert.match(await page.locator('#template-saved').textContent(), /Nothing mandatory is missing/));
+            assert.equal(await page.locator('#template-completeness').getAttribute('data-missing'), '');
+            const tpl = await apiAs(`/api/v1/offers/${offer.id}/credential-template`);
+            assert.deepEqual(tpl.completeness.missing, []);
+            assert.equal(tpl.template.eqf, 5);
+            assert.equal(tpl.template.awarding_body.id, INST);
+            await axe(page, 'template');
+            await screenshot(page, 'publish-template-1280.png');
+
+            await tab(page, 'Offers', 'offers');
+            await eventually(async () => assert.equal(await row.locator('[data-ready]').getAttribute('data-ready'), 'true'));
+            assert.equal((await row.locator('.pill').textContent()).trim(), 'Ready');
+
+            // ---- issue from Moodle: the preview queues nothing ----
+            await tab(page, 'Issue from Moodle', 'issue');
+            const issue = page.locator('section#issue');
+            await issue.getByLabel('Offer', { exact: true }).selectOption(offer.id);
+            await issue.getByLabel('Pass mark').fill('60');
+            await issue.getByLabel('Gradebook export (CSV)').setInputFiles({
+                name: 'grades.csv', mimeType: 'text/csv', buffer: Buffer.from(moodleCsv(run)) });
+            await issue.getByRole('button', { name: 'Preview', exact: true }).click();
+            await page.locator('#preview-table tbody tr').first().waitFor();
+            for (const [r, status] of Object.entries(EXPECTED_ROWS)) {
+                assert.equal(await page.locator(`#preview-table tr[data-row="${r}"]`).getAttribute('data-status'), status, `row ${r}`);
+            }
+            assert.match(await page.locator('#preview-table tr[data-row="4"]').textContent(), /below the pass mark/);
+            const none = await apiAs(`/api/v1/credentials?offer_id=${offer.id}`);
+            assert.equal(none.items.length, 0, 'the preview queued credentials');
+            await axe(page, 'issue preview');
+            await screenshot(page, 'publish-preview-1280.png');
+
+            // ---- issue: the progress bar reaches every credential delivered ----
+            await issue.getByRole('button', { name: 'Issue 4 credentials', exact: true }).click();
+            await page.locator('#sending').waitFor();
+            const bar = page.getByRole('progressbar', { name: /^Credentials sent/ });
+            await bar.waitFor();
+            await eventually(async () => {
+                assert.equal(await page.locator('#send-text').getAttribute('data-done'), 'true');
+            }, { timeout: 60000 });
+            assert.match(await page.locator('#send-text').textContent(), /^4 of 4 sent/);
+            assert.equal(await bar.evaluate((b) => [b.value, b.max].join('/')), '4/4');
+            assert.equal(await page.locator('#failed-box').isVisible(), false);
+            const issued = await apiAs(`/api/v1/credentials?offer_id=${offer.id}`);
+            assert.equal(issued.items.length, 4);
+            assert.ok(issued.items.every((c) => c.state === 'delivered'), JSON.stringify(issued.items.map((c) => c.state)));
+            await axe(page, 'issue progress');
+            await screenshot(page, 'publish-issued-1280.png');
+
+            // ---- the registry: every credential of the offer ----
+            await page.getByRole('link', { name: 'See them in the registry', exact: true }).click();
+            await page.waitForURL((u) => u.hash === '#registry');
+            const reg = page.locator('#registry-table');
+            await eventually(async () => assert.equal(await reg.locator('tbody tr').count(), 4));
+            assert.equal(await page.locator('section#registry').getByLabel('Offer', { exact: true }).inputValue(), offer.id);
+            for (const c of issued.items) {
+                const tr = reg.locator(`tr[data-id="${c.id}"]`);
+                assert.equal(await tr.getAttribute('data-state'), 'delivered');
+                assert.equal(await tr.locator('a.pub-verify').getAttribute('href'), `/verify/${c.id}`);
+            }
+            await axe(page, 'registry');
+            await screenshot(page, 'publish-registry-1280.png');
+
+            // ---- verify one: valid ----
+            const ona = issued.items.find((c) => c.learner.email === `ona.${run}@example.lt`);
+            assert.ok(ona, 'no credential for Ona');
+            const onaRow = reg.locator(`tr[data-id="${ona.id}"]`);
+            const verify = await s.context.newPage();
+            await verify.goto(BASE + await onaRow.locator('a.pub-verify').getAttribute('href'));
+            await verify.locator('#status[data-status="valid"]').waitFor();
+
+            // ---- revoke it: a reason is required; then /verify says revoked ----
+            await onaRow.getByRole('button', { name: /^Revoke/ }).click();
+            const dialog = page.getByRole('dialog', { name: 'Revoke this credential?' });
+            await dialog.waitFor();
+            await dialog.getByRole('button', { name: 'Revoke credential', exact: true }).click();
+            await eventually(async () => assert.match(await dialog.locator('[role="alert"]').textContent(), /reason/i));
+            assert.equal((await apiAs(`/api/v1/credentials/${ona.id}`)).state, 'delivered');
+            await axe(page, 'revoke dialog');
+            const reason = 'Issued for the wrong course run; a corrected credential follows.';
+            await dialog.getByLabel('Reason', { exact: true }).fill(reason);
+            await dialog.getByRole('button', { name: 'Revoke credential', exact: true }).click();
+            await eventually(async () => assert.equal(await onaRow.getAttribute('data-state'), 'revoked'));
+            assert.equal(await dialog.isVisible(), false);
+            assert.match(await page.locator('#registry-status').textContent(), /Revoked/);
+            const revoked = await apiAs(`/api/v1/credentials/${ona.id}`);
+            assert.equal(revoked.state, 'revoked');
+            assert.equal(revoked.revoke_reason, reason);
+            await verify.reload();
+            await verify.locator('#status[data-status="revoked"]').waitFor();
+            assert.match(await verify.locator('main').textContent(), /wrong course run/);
+            await verify.close();
+
+            // ---- the state filter and the CSV export ----
+            await page.locator('section#registry').getByLabel('State', { exact: true }).selectOption('revoked');
+            await page.waitForURL((u) => u.searchParams.get('state') === 'revoked');
+            await eventually(async () => assert.equal(await reg.locator('tbody tr').count(), 1));
+            await page.locator('section#registry').getByLabel('State', { exact: true }).selectOption('');
+            await eventually(async () => assert.equal(await reg.locator('tbody tr').count(), 4));
+            const [download] = await Promise.all([
+                page.waitForEvent('download'),
+                page.getByRole('button', { name: 'Export CSV', exact: true }).click(),
+            ]);
+            assert.match(download.suggestedFilename(), /^credentials-vdu\.lt-\d{4}-\d{2}-\d{2}\.csv$/);
+            const csv = readFileSync(await download.path(), 'utf8');
+            const lines = csv.trim().split(/\r?\n/);
+            assert.match(lines[0], /^credential_id,offer_id,title,learner,email/);
+            assert.equal(lines.length, 5, csv);
+            for (const c of issued.items) assert.ok(csv.includes(c.id), `CSV lacks ${c.id}`);
+            assert.ok(csv.includes(`ona.${run}@example.lt`));
+            assert.match(lines.find((l) => l.startsWith(ona.id)), /revoked/);
+
+            // ---- 360 px: every section, no sideways scrolling of the page ----
+            await page.setViewportSize({ width: 360, height: 780 });
+            for (const [name, hash] of [['Offers', 'offers'], ['Credential template', 'template'],
+                ['Upload LOQ', 'upload'], ['Issue from Moodle', 'issue'], ['Registry', 'registry']]) {
+                await tab(page, name, hash);
+                const wide = await page.evaluate(() => document.documentElement.scrollWidth);
+                const culprits = wide <= 360 ? [] : await page.evaluate(() => [...document.querySelectorAll('body *')]
+                    .filter((e) => e.getBoundingClientRect().right > 361 && !(e.parentElement && e.parentElement.closest('.table-scroll')))
+                    .slice(0, 8).map((e) => `${e.tagName.toLowerCase()}#${e.id}.${e.className}`));
+                assert.ok(wide <= 360, `${hash} at 360 px is ${wide} px wide: ${culprits.join(', ')}`);
+                await screenshot(page, `publish-${hash}-360.png`);
+            }
+
+            // ---- Lithuanian ----
+            await page.setViewportSize({ width: 1280, height: 800 });
+            await tab(page, 'Offers', 'offers');
+            await page.getByLabel('Interface language').selectOption('lt');
+            await page.getByRole('heading', { level: 1, name: 'Publikavimas' }).waitFor();
+            await eventually(async () => assert.equal((await row.locator('.pill').textContent()).trim(), 'Parengta'));
+            await screenshot(page, 'publish-lt.png');
+            await page.getByLabel('Sąsajos kalba').selectOption('en');
+            assertClean(s);
+        } finally {
+            await s.close();
+        }
+    });
+
+// ---- who the page is for ----
+
+test('publisher page: for publishers only', { timeout: TEST_TIMEOUT }, async () => {
+    assert.ok(STAFF.student && STAFF.student.token, 'MCX_STAFF has no student');
+    const s = await open(browser);
+    try {
+        const { page } = s;
+        // signed out
+        await page.goto(`${BASE}/publish`);
+        await page.getByRole('heading', { level: 1, name: 'Log in as a publisher' }).waitFor();
+        const link = page.locator('#gate').getByRole('link', { name: 'Log in as a publisher' });
+        assert.equal(new URL(await link.getAttribute('href'), BASE).search, `?next=${encodeURIComponent('/publish')}`);
+
+        // a student: the page says whom it is for, the API refuses the data
+        await logIn(page, STAFF.student.email, STAFF.student.password, '/publish');
+        await page.getByRole('heading', { level: 1, name: 'This page is for publishers' }).waitFor();
+        assert.equal(await page.locator('#app').isVisible(), false);
+        const nav = page.getByRole('navigation', { name: 'Main' });
+        await nav.getByRole('link', { name: 'My applications' }).waitFor();
+        assert.equal(await nav.getByRole('link', { name: 'Publishing' }).count(), 0, 'a student is offered the page');
+        const forbidden = await call(`/api/v1/institutions/${INST}/offers`, { token: STAFF.student.token });
+        assert.equal(forbidden.status, 403, forbidden.text);
+        const viaCookie = await s.context.request.get(`${BASE}/api/v1/institutions/${INST}/offers`);
+        assert.equal(viaCookie.status(), 403);
+        await axe(page, 'student');
+        await screenshot(page, 'publish-student.png');
+        assertClean(s);
+    } finally {
+        await s.close();
+    }
+});
+
+test('publisher page: a 403 from the API closes the page', { timeout: TEST_TIMEOUT }, async () => {
+    const s = await open(browser);
+    try {
+        const { page } = s;
+        await logIn(page, PUB.email, PUB.password, '/publish');
+        await page.locator('#offers-table:not([aria-busy])').waitFor();
+        // the server now refuses (the role was taken away, say): the page follows it
+        await page.route('**/api/v1/institutions/*/offers', (route) => route.fulfill({
+            status: 403, contentType: 'application/json',
+            body: JSON.stringify({ error: { code: 'forbidden', message: 'not a publisher of vdu.lt' } }),
+        }));
+        await page.reload();
+        await page.getByRole('heading', { level: 1, name: 'This page is for publishers' }).waitFor();
+        assert.equal(await page.locator('#app').isVisible(), false);
+        assertClean(s);
+    } finally {
+        await s.close();
+    }
+});
+
+test('publisher page: an admin chooses the institution', { timeout: TEST_TIMEOUT }, async () => {
+    const ADMIN = STAFF.admin;
+    assert.ok(ADMIN && ADMIN.email, 'MCX_STAFF has no admin');
+    const s = await open(browser);
+    try {
+        const { page } = s;
+        await logIn(page, ADMIN.email, ADMIN.password, `/publish?institution=${INST}`);
+        await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Publishing', exact: true }).waitFor();
+        await page.locator('#app').waitFor();
+        assert.equal(await page.getByLabel('Institution', { exact: true }).inputValue(), INST);
+        const listed = await apiAs(`/api/v1/institutions/${INST}/offers`, { token: ADMIN.token });
+        await eventually(async () => assert.equal(
+            await page.locator('#offers-table:not([aria-busy]) tbody tr').count(), listed.items.length));
+        await page.getByLabel('Institution', { exact: true }).selectOption('uab.cat');
+        await page.waitForURL((u) => u.searchParams.get('institution') === 'uab.cat');
+        const other = await apiAs('/api/v1/institutions/uab.cat/offers', { token: ADMIN.token });
+        await eventually(async () => assert.equal(
+            await page.locator('#offers-table:not([aria-busy]) tbody tr').count(), other.items.length));
+        assertClean(s);
+    } finally {
+        await s.close();
+    }
+});
