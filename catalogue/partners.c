@@ -1,7 +1,8 @@
 /*
- * partners.c — admin handlers for partners. Each request authenticates, checks
- * the admin role, then runs one statement; the partner's JSON (with its harvest
- * state and last run) is built by SQL so every reply has the same shape.
+ * partners.c — admin handlers for partners. Each request authenticates (a browser
+ * session with its CSRF token, as the admin page sends, or a bearer token), checks the
+ * admin role, then runs one statement; the partner's JSON (with its harvest state and
+ * last run) is built by SQL so every reply has the same shape.
  */
 #include "catalogue/partners.h"
 
@@ -35,7 +36,9 @@ bool partners_format_is_supported(const char *format)
     "o.partner_id = p.id AND o.deleted_at IS NULL), 'state', jsonb_build_object("                  \
     "'next_attempt_at', p.next_attempt_at, 'last_success_at', p.last_success_at, "                 \
     "'last_error', p.last_error, 'last_error_at', p.last_error_at, "                               \
-    "'consecutive_failures', p.consecutive_failures), 'last_run', (SELECT to_jsonb(r) - "          \
+    "'consecutive_failures', p.consecutive_failures, "                                             \
+    "'running', p.claimed_by IS NOT NULL AND p.next_attempt_at > now()), "                         \
+    "'last_run', (SELECT to_jsonb(r) - "                                                           \
     "'partner_id' FROM harvest_runs r WHERE r.partner_id = p.id ORDER BY r.id DESC LIMIT 1))"
 
 static const char list_sql[] = "SELECT coalesce(jsonb_agg(" PARTNER_JSON " ORDER BY p.id), "
@@ -257,11 +260,13 @@ static int check_add(struct preq *p)
     return 0;
 }
 
-static void authed(const struct auth_user *user, int status, const char *message, void *arg)
+static void authed(const struct auth_user *user, const struct auth_session *session, int status,
+                   const char *message, void *arg)
 {
     struct preq *p = arg;
     struct http_request *req = p->req;
 
+    (void)session; /* either credential will do (a session's CSRF token was checked) */
     p->auth = NULL;
     if (user == NULL || strcmp(user->role, "admin") != 0) {
         auth_reply_error(preq_detach(p), user == NULL ? status : 403,
@@ -308,8 +313,9 @@ static void start(struct http_request *req, struct mcxd *app, enum op op)
     p->op = op;
     p->ok_status = 200;
     http_request_on_cancel(req, preq_cancel, p);
-    p->auth = auth_bearer_begin(app->base, app->pool, http_request_header(req, "Authorization"),
-                                authed, p);
+    /* the admin page (session cookie + CSRF token) or a script (bearer token) */
+    http_response_header(req, "Cache-Control", "no-store");
+    p->auth = auth_request_begin(app->base, app->pool, req, authed, p);
 }
 
 static void handle_list(struct http_request *req, void *arg)

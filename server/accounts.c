@@ -21,6 +21,7 @@
 
 #include <openssl/crypto.h>
 
+#include "server/admin.h"
 #include "server/api.h"
 #include "server/auth.h"
 #include "server/db.h"
@@ -461,8 +462,14 @@ static void signup_hashed(void *data, void *arg)
 
 static void handle_signup(struct http_request *req, void *arg)
 {
-    struct acct *a = acct_from_body(req, arg, signup_read);
+    struct acct *a;
 
+    /* A staff role is no sign-up: an admin creates the account (server/admin.c). */
+    if (admin_user_body_is_staff(req)) {
+        admin_user_create(req, arg);
+        return;
+    }
+    a = acct_from_body(req, arg, signup_read);
     if (a == NULL)
         return;
     /* Hashed even when the address turns out to be taken: both answers cost the same. */

@@ -2,7 +2,8 @@
  * accounts.h — the accounts API (DESIGN §5 "Accounts"): student sign-up, and the
  * browser session: sign in (an HttpOnly cookie plus a CSRF token), who is signed in,
  * sign out. mcxd.c registers the routes; later requests are checked by
- * auth_request_begin (server/auth.h). Staff accounts come from `mcx user add`.
+ * auth_request_begin (server/auth.h). Staff accounts come from an admin (server/admin.c,
+ * handed over from POST /api/v1/users) or `mcx user add`.
  */
 #ifndef MCX_ACCOUNTS_H
 #define MCX_ACCOUNTS_H

@@ -38,6 +38,7 @@
 #include "recognition/requests.h"
 #include "recognition/transfers.h"
 #include "server/accounts.h"
+#include "server/admin.h"
 #include "server/client.h"
 #include "server/db.h"
 #include "server/http.h"
@@ -234,6 +235,7 @@ static int app_init(struct mcxd *app, const struct mcx_config *cfg, int worker,
     ops_routes_add(app);
     publish_routes_add(app);
     accounts_routes_add(app);
+    admin_routes_add(app);
     applications_routes_add(app);
     impact_routes_add(app);
     partners_routes_add(app);

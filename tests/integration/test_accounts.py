@@ -217,9 +217,12 @@ SIGNUP_BAD = [
     ("institution-unknown", "application/json",
      '{"email":"a@b.org","password":"0123456789","home_institution":"nowhere.example"}', 400,
      "validation_failed", "/home_institution"),
-    ("role-admin", "application/json",
-     '{"email":"a@b.org","password":"0123456789","role":"admin"}', 400, "validation_failed",
+    ("role-number", "application/json",
+     '{"email":"a@b.org","password":"0123456789","role":1}', 400, "validation_failed",
      "/role"),
+    # a staff role is an admin's act (server/admin.c, test_admin.py): sign in first
+    ("role-admin", "application/json",
+     '{"email":"a@b.org","password":"0123456789","role":"admin"}', 401, "unauthorized", None),
 ]
 
 
