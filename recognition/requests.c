@@ -451,24 +451,25 @@ static const char list_sql[] =
     "  AND ($7::text IS NULL OR r.target_programme = $7)"
     "  ORDER BY r.created_at DESC, r.id LIMIT $5::int) r), '[]'),"
     " 'partners', (SELECT coalesce(json_agg(json_build_object('id', p.id, 'name', p.name)"
-    "   ORDER BY lower(p.name), p.id), '[]') FROM (SELECT DISTINCT"
+    "   ORDER BY lower(p.name), p.id), '[]') FROM (SELECT"
     "   coalesce(r.issuer_id, r.credential->'issuer'->>'id') AS id,"
-    "   coalesce(r.credential->'issuer'->>'name', r.issuer_id,"
-    "    r.credential->'issuer'->>'id') AS name"
+    "   min(coalesce(r.credential->'issuer'->>'name', r.issuer_id,"
+    "    r.credential->'issuer'->>'id')) AS name"
     "   FROM recognition_requests r WHERE " VISIBLE
-    "   AND coalesce(r.issuer_id, r.credential->'issuer'->>'id') IS NOT NULL) p),"
+    "   AND coalesce(r.issuer_id, r.credential->'issuer'->>'id') IS NOT NULL GROUP BY 1) p),"
     " 'programmes', (SELECT coalesce(json_agg(DISTINCT r.target_programme), '[]')"
     "   FROM recognition_requests r WHERE " VISIBLE " AND r.target_programme IS NOT NULL))::text";
 
-/* One request with its audit trail (every step: who, with the account's e-mail when a
- * user acted, when, what), oldest first. */
+/* One request with its audit trail (every step: who — for staff with the account's
+ * e-mail when a user acted — when, what), oldest first. */
 static const char get_sql[] =
     "SELECT CASE WHEN j IS NULL THEN 404 ELSE 200 END, coalesce(j::text, 'no recognition "
     "request ' || $4)"
     " FROM (SELECT (SELECT recognition_request_json(r) || jsonb_build_object('audit',"
     "   (SELECT coalesce(jsonb_agg(jsonb_build_object('at', recognition_time(a.at),"
     "     'actor', a.actor, 'actor_email', (SELECT u.email FROM users u"
-    "      WHERE a.actor = 'user:' || u.id::text), 'action', a.action, 'details', a.details)"
+    "      WHERE $1 <> 'student' AND a.actor = 'user:' || u.id::text),"
+    "     'action', a.action, 'details', a.details)"
     "     ORDER BY a.id), '[]')"
     "    FROM audit_log a WHERE a.entity = 'recognition_request' AND a.entity_id = r.id::text))"
     "  FROM recognition_requests r WHERE r.id = $4::uuid AND " VISIBLE ") j) x";

@@ -1,7 +1,7 @@
 // Issue 11's journeys across roles. A student finds courses, applies to one, and from
 // /me asks Vytautas Magnus University to recognise the EC sample micro-credential;
 // the vdu.lt registrar finds the request in the queue by its programme and decides
-// it; the student sees the decision on /me. Meanwhile a publisher issues a credential
+// it; the student sees the decision on /me and appeals it. Meanwhile a publisher issues a credential
 // that the outbox delivers. The network coordinator's impact page then shows each
 // figure moved by exactly what happened (one more student exposed, application,
 // credential, mobility), and every figure equals a count this test makes in SQL
@@ -152,6 +152,24 @@ test('journey: ask for recognition, the registrar decides, the student sees it, 
             });
             assert.match(await decided.textContent(), /Two of the three learning outcomes/);
             await screenshot(page, 'journey-me-decided.png');
+
+            // and may appeal it once, from the same card
+            await decided.getByText('Appeal this decision', { exact: true }).click();
+            await decided.getByRole('button', { name: 'Send appeal', exact: true }).click();
+            await eventually(async () => assert.match(
+                await decided.locator('[role="alert"]').textContent(), /Write why/));
+            await decided.getByLabel('Why the decision should change')
+                .fill('The third outcome is covered by my project report, attached to the credential.');
+            await decided.getByRole('button', { name: 'Send appeal', exact: true }).click();
+            await eventually(async () => {
+                assert.equal(await decided.getAttribute('data-status'), 'appealed');
+                assert.match(await decided.locator('.appeal-sent').textContent(), /You appealed on/);
+            });
+            const appealed = await api(`/api/v1/recognition-requests/${requestId}`,
+                { headers: { Authorization: `Bearer ${STAFF.registrar.token}` } });
+            assert.equal(appealed.status, 'appealed');
+            assert.match(appealed.appeal.text, /project report/);
+            await axe(page);
 
             // a publisher issues a credential; the outbox delivers it
             const pub = { Authorization: `Bearer ${STAFF.publisher.token}`, 'Content-Type': 'application/json' };

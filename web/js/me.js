@@ -97,7 +97,42 @@ function requestItem(r) {
     el('p', { class: 'meta', text: where }),
     el('p', { class: 'meta' }, el('span', { class: `pill status-${r.status}`, text: t(`status.${r.status}`) })),
     verdict,
-    d && d.reasons ? el('p', { class: 'pre', text: d.reasons }) : null));
+    d && d.reasons ? el('p', { class: 'pre', text: d.reasons }) : null,
+    appealPart(r)));
+}
+
+// A decision may be appealed once: the form, or what the student wrote.
+function appealPart(r) {
+  if (r.appeal) {
+    return el('p', { class: 'meta appeal-sent' },
+      t('me.rec_appealed', { d: formatDate(String(r.appeal.at || '').slice(0, 10)) }));
+  }
+  if (r.status !== 'decided') return null;
+  const id = `appeal-${r.id}`;
+  const form = el('form', { class: 'appeal-form', novalidate: 'novalidate' },
+    el('label', { for: id, text: t('me.rec_appeal_label') }),
+    el('textarea', { id, name: 'text', rows: '3', maxlength: '4000' }),
+    el('p', { class: 'alert', role: 'alert' }),
+    el('button', { type: 'submit', class: 'secondary', text: t('me.rec_appeal_send') }));
+  form.addEventListener('submit', async (e) => {
+    e.preventDefault();
+    const box = form.querySelector('.alert');
+    const text = form.elements.text.value.trim();
+    box.textContent = '';
+    if (!text) { box.textContent = t('me.rec_appeal_need'); return; }
+    form.querySelector('button').disabled = true;
+    try {
+      const updated = await api(`/recognition-requests/${encodeURIComponent(r.id)}/appeal`,
+        { method: 'POST', body: { text } });
+      requests = requests.map((x) => (x.id === updated.id ? updated : x));
+      renderRequests();
+      document.getElementById('rec-done').textContent = t('me.rec_appeal_sent');
+    } catch (x) {
+      box.textContent = x.message;
+      form.querySelector('button').disabled = false;
+    }
+  });
+  return el('details', { class: 'appeal' }, el('summary', { text: t('me.rec_appeal') }), form);
 }
 
 function renderRequests() {

@@ -435,9 +435,6 @@ function fillTemplateForm() {
     { textarea: true, path: 'assessment' });
   langFields($('qa-fields'), 'qa', 'pub.qa', tpl && tpl.quality_assurance,
     { textarea: true, path: 'quality_assurance' });
-  const d = (tpl && tpl.delivery) || { email: true, wallet: false };
-  $('d-email').checked = Boolean(d.email);
-  $('d-wallet').checked = Boolean(d.wallet);
   clearTemplateErrors();
 }
 
@@ -498,8 +495,9 @@ function collectTemplate() {
   if (assessment) body.assessment = assessment;
   const qa = readMap($('qa-fields'));
   if (qa) body.quality_assurance = qa;
-  body.delivery = { email: $('d-email').checked, wallet: $('d-wallet').checked };
-  // kept as they are: not edited on this page
+  // kept as they are: not edited on this page (the Europass issuer delivers by e-mail
+  // whatever `delivery` says: docs/issuing.md)
+  if (old.delivery) body.delivery = old.delivery;
   if (old.eseal_profile) body.eseal_profile = old.eseal_profile;
   if (old.language) body.language = old.language;
   return body;
@@ -856,11 +854,13 @@ function renderRegistry() {
   table.querySelector('tbody').replaceChildren(...items.map((c) => {
     const name = learnerName(c);
     const offer = offersById.get(c.offer_id);
-    const actions = el('td', { class: 'pub-actions-cell' },
-      el('a', {
+    // /verify knows a credential once it was delivered (revoked after, it says so)
+    const actions = el('td', { class: 'pub-actions-cell' }, c.delivered_at
+      ? el('a', {
         href: c.verify_url || `/verify/${encodeURIComponent(c.id)}`, class: 'pub-verify',
         'aria-label': t('pub.verify_label', { name }),
-      }, t('pub.verify')));
+      }, t('pub.verify'))
+      : null);
     if (c.state !== 'revoked') {
       const btn = el('button', {
         type: 'button', class: 'secondary pub-revoke', 'aria-label': t('pub.revoke_label', { name }),
@@ -951,8 +951,11 @@ async function submitRevoke(e) {
   const reason = $('revoke-reason').value.trim();
   const box = $('revoke-error');
   box.textContent = '';
-  if (!reason) {
-    box.textContent = t('pub.revoke_need_reason');
+  // the server counts bytes (2,000): Lithuanian letters take two
+  const problem = !reason ? 'pub.revoke_need_reason'
+    : new TextEncoder().encode(reason).length > 2000 ? 'pub.revoke_too_long' : '';
+  if (problem) {
+    box.textContent = t(problem);
     $('revoke-reason').setAttribute('aria-invalid', 'true');
     $('revoke-reason').focus();
     return;

@@ -202,6 +202,8 @@ async function approve(a, btn) {
   } catch (err) {
     btn.disabled = false;
     $('approve-error').textContent = err.message; // a stale hash: the 409 names the current one
+    // the agreement changed since the page read it: show its current hash to approve
+    if (err.status === 409) await loadAgreements();
   }
 }
 
