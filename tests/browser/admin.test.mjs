@@ -12,31 +12,16 @@ import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 
 import {
-    BASE, TEST_TIMEOUT, api, assertClean, axeSource, eventually, launch, open, screenshot,
-    signedInStudent,
+    BASE, TEST_TIMEOUT, api, assertAccessible, assertClean, eventually, launch, logIn, open,
+    screenshot, signedInStudent,
 } from './lib.mjs';
 
 const STAFF = JSON.parse(process.env.MCX_STAFF || '{}');
-const AXE = axeSource();
 let browser;
 before(async () => { browser = await launch(); });
 after(async () => { await browser?.close(); });
 
 const bearer = (token) => ({ headers: { Authorization: `Bearer ${token}` } });
-
-async function axe(page) {
-    await page.addScriptTag({ content: AXE });
-    const results = await page.evaluate(() => window.axe.run(document, { resultTypes: ['violations'] }));
-    const bad = results.violations.filter((x) => x.impact === 'serious' || x.impact === 'critical');
-    assert.deepEqual(bad.map((x) => `${x.id}: ${x.help} (${x.nodes.map((n) => n.target.join(' ')).join(', ')})`), []);
-}
-
-async function logIn(page, email, password, next = '/admin') {
-    await page.goto(`${BASE}/login?next=${encodeURIComponent(next)}`);
-    await page.getByLabel('Email', { exact: true }).fill(email);
-    await page.getByLabel('Password', { exact: true }).fill(password);
-    await page.getByRole('button', { name: 'Log in', exact: true }).click();
-}
 
 // The status of a call from the test with a bearer token (no assertion on it).
 async function statusWith(token, path) {
@@ -54,8 +39,7 @@ test('admin page: partners, harvest now, staff users, tokens', { timeout: TEST_T
     const s = await open(browser);
     try {
         const { page } = s;
-        await logIn(page, admin.email, admin.password);
-        await page.waitForURL((u) => u.pathname === '/admin');
+        await logIn(page, admin.email, admin.password, '/admin');
         const nav = page.getByRole('navigation', { name: 'Main' });
         await nav.getByRole('link', { name: 'Admin', exact: true }).waitFor();
         await page.getByRole('heading', { level: 1, name: 'Administration' }).waitFor();
@@ -124,14 +108,13 @@ test('admin page: partners, harvest now, staff users, tokens', { timeout: TEST_T
         const user = listed[0];
         assert.equal(user.role, 'publisher');
         assert.equal(user.institution, 'vdu.lt');
-        await axe(page);
+        await assertAccessible(page);
         await screenshot(page, 'admin-1280.png');
 
         // ...and logs in, in a fresh browser
         const other = await open(browser);
         try {
             await logIn(other.page, email, password, '/me');
-            await other.page.waitForURL((u) => u.pathname === '/me');
             const who = await other.context.request.get(`${BASE}/api/v1/session`);
             assert.equal(who.status(), 200);
             assert.equal((await who.json()).user.email, email);
@@ -169,7 +152,7 @@ test('admin page: partners, harvest now, staff users, tokens', { timeout: TEST_T
         await eventually(async () => assert.match(await page.locator('#users-status').textContent(), /is disabled/));
         const refused = await open(browser);
         try {
-            await logIn(refused.page, email, password, '/me');
+            await logIn(refused.page, email, password, '/me', { arrive: false });
             await eventually(async () =>
                 assert.match(await refused.page.locator('#form-error').textContent(), /wrong e-mail address or password/i));
             assert.equal(new URL(refused.page.url()).pathname, '/login');
@@ -223,7 +206,7 @@ test('admin page: for admins only', { timeout: TEST_TIMEOUT }, async () => {
             const res = await s.context.request.get(`${BASE}${path}`);
             assert.equal(res.status(), 403, path);
         }
-        await axe(page);
+        await assertAccessible(page);
         await screenshot(page, 'admin-student.png');
         assertClean(s);
     } finally {

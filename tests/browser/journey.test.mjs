@@ -11,7 +11,7 @@ import { spawnSync } from 'node:child_process';
 import { after, before, test } from 'node:test';
 
 import {
-    BASE, TEST_TIMEOUT, TIMEOUT, api, assertClean, axeSource, eventually, launch,
+    BASE, TEST_TIMEOUT, TIMEOUT, api, assertAccessible, assertClean, eventually, launch, logIn,
     open, screenshot, signedInStudent,
 } from './lib.mjs';
 
@@ -19,27 +19,11 @@ const STAFF = JSON.parse(process.env.MCX_STAFF || '{}');
 const ELM3 = process.env.MCX_ELM3 || '';
 const FIGURES = ['exposed', 'applied', 'issued', 'mobilities'];
 const PROGRAMME = 'Informatics BSc (journey)';
-const AXE = axeSource();
 let browser;
 before(async () => { browser = await launch(); });
 after(async () => { await browser?.close(); });
 
 const digits = (text) => Number(String(text).replace(/[^\d]/g, ''));
-
-async function axe(page) {
-    await page.addScriptTag({ content: AXE });
-    const results = await page.evaluate(() => window.axe.run(document, { resultTypes: ['violations'] }));
-    const bad = results.violations.filter((x) => x.impact === 'serious' || x.impact === 'critical');
-    assert.deepEqual(bad.map((x) => `${x.id}: ${x.help} (${x.nodes.map((n) => n.target.join(' ')).join(', ')})`), []);
-}
-
-async function logIn(page, email, password, next) {
-    await page.goto(`${BASE}/login?next=${encodeURIComponent(next)}`);
-    await page.getByLabel('Email', { exact: true }).fill(email);
-    await page.getByLabel('Password', { exact: true }).fill(password);
-    await page.getByRole('button', { name: 'Log in', exact: true }).click();
-    await page.waitForURL((u) => u.pathname === next.split('?')[0]);
-}
 
 // The four figures by SQL written here (docs/impact.md's definitions), for the UTC
 // days from..to.
@@ -118,7 +102,7 @@ test('journey: ask for recognition, the registrar decides, the student sees it, 
             const requestId = await card.getAttribute('data-id');
             assert.equal(await card.getAttribute('data-status'), 'proposed');
             assert.match(await page.locator('#rec-done').textContent(), /Request sent/);
-            await axe(page);
+            await assertAccessible(page);
 
             // the registrar: the queue narrowed to the programme, the request, a decision
             const r = registrar.page;
@@ -129,7 +113,7 @@ test('journey: ask for recognition, the registrar decides, the student sees it, 
             await eventually(async () =>
                 assert.deepEqual(await r.locator('#requests tbody tr').evaluateAll(
                     (rows) => rows.map((x) => x.dataset.id)), [requestId]));
-            await axe(r);
+            await assertAccessible(r);
             await screenshot(r, 'journey-queue-filtered.png');
             await r.locator(`#requests tr[data-id="${requestId}"] th a`).click();
             await r.waitForURL((u) => u.searchParams.get('id') === requestId);
@@ -169,7 +153,7 @@ test('journey: ask for recognition, the registrar decides, the student sees it, 
                 { headers: { Authorization: `Bearer ${STAFF.registrar.token}` } });
             assert.equal(appealed.status, 'appealed');
             assert.match(appealed.appeal.text, /project report/);
-            await axe(page);
+            await assertAccessible(page);
 
             // a publisher issues a credential; the outbox delivers it
             const pub = { Authorization: `Bearer ${STAFF.publisher.token}`, 'Content-Type': 'application/json' };

@@ -185,3 +185,26 @@ export function describeUrl(u) {
 export function axeSource() {
     return readFileSync(require.resolve('axe-core/axe.min.js'), 'utf8');
 }
+
+let axeCode = null;
+
+// axe-core on the page as it is now: no serious or critical violation. `where` names
+// the page's state in the failure message.
+export async function assertAccessible(page, where = '') {
+    axeCode ??= axeSource();
+    await page.addScriptTag({ content: axeCode });
+    const results = await page.evaluate(() => window.axe.run(document, { resultTypes: ['violations'] }));
+    const bad = results.violations.filter((x) => x.impact === 'serious' || x.impact === 'critical');
+    assert.deepEqual(bad.map((x) => `${where ? `${where}: ` : ''}${x.id}: ${x.help} ` +
+        `(${x.nodes.map((n) => n.target.join(' ')).join(', ')})`), []);
+}
+
+// Logs in through the login page, asking to come back to `next`; with `arrive` (the
+// default) waits until the page is there (a refused login stays on /login).
+export async function logIn(page, email, password, next, { arrive = true } = {}) {
+    await page.goto(`${BASE}/login?next=${encodeURIComponent(next)}`);
+    await page.getByLabel('Email', { exact: true }).fill(email);
+    await page.getByLabel('Password', { exact: true }).fill(password);
+    await page.getByRole('button', { name: 'Log in', exact: true }).click();
+    if (arrive) await page.waitForURL((u) => u.pathname === next.split('?')[0]);
+}

@@ -17,14 +17,14 @@ import { after, before, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 
 import {
-    BASE, TEST_TIMEOUT, TIMEOUT, assertClean, axeSource, eventually, launch, open, screenshot,
+    BASE, TEST_TIMEOUT, TIMEOUT, assertAccessible, assertClean, eventually, launch, logIn, open,
+    screenshot,
 } from './lib.mjs';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 const STAFF = JSON.parse(process.env.MCX_STAFF || '{}');
 const PUB = STAFF.publisher || {};
 const INST = PUB.institution || 'vdu.lt';
-const AXE = axeSource();
 // the flow waits for the outbox and the stand-in too
 const FLOW_TIMEOUT = Math.max(TEST_TIMEOUT, 180000);
 let browser;
@@ -46,21 +46,6 @@ async function apiAs(pathAndQuery, opts) {
     const r = await call(pathAndQuery, opts);
     assert.ok(r.status >= 200 && r.status < 300, `${pathAndQuery}: ${r.status} ${r.text}`);
     return r.json();
-}
-
-async function axe(page, where) {
-    await page.addScriptTag({ content: AXE });
-    const results = await page.evaluate(() => window.axe.run(document, { resultTypes: ['violations'] }));
-    const bad = results.violations.filter((x) => x.impact === 'serious' || x.impact === 'critical');
-    assert.deepEqual(bad.map((x) => `${where}: ${x.id}: ${x.help} (${x.nodes.map((n) => n.target.join(' ')).join(', ')})`), []);
-}
-
-async function logIn(page, email, password, next = '/publish') {
-    await page.goto(`${BASE}/login?next=${encodeURIComponent(next)}`);
-    await page.getByLabel('Email', { exact: true }).fill(email);
-    await page.getByLabel('Password', { exact: true }).fill(password);
-    await page.getByRole('button', { name: 'Log in', exact: true }).click();
-    await page.waitForURL((u) => u.pathname === next.split('?')[0]);
 }
 
 async function tab(page, name, hash) {
@@ -114,12 +99,12 @@ test('publisher: publish, complete the template, issue from Moodle, verify, revo
         const s = await open(browser, { acceptDownloads: true });
         try {
             const { page } = s;
-            await logIn(page, PUB.email, PUB.password);
+            await logIn(page, PUB.email, PUB.password, '/publish');
             const nav = page.getByRole('navigation', { name: 'Main' });
             await nav.getByRole('link', { name: 'Publishing', exact: true }).waitFor();
             await page.getByRole('heading', { level: 1, name: 'Publishing', exact: true }).waitFor();
             await page.locator('#offers-table:not([aria-busy]) tbody tr').first().waitFor();
-            await axe(page, 'offers');
+            await assertAccessible(page, 'offers');
             await screenshot(page, 'publish-offers-1280.png');
 
             // ---- upload a LOQ file: 1 accepted, 1 rejected with its line ----
@@ -137,7 +122,7 @@ test('publisher: publish, complete the template, issue from Moodle, verify, revo
             assert.equal((await bad.locator('td.pub-line').textContent()).trim(), String(badLine));
             assert.match(await bad.locator('td.details').textContent(), /notAnElementOfLoq/);
             assert.equal(await page.locator(`#rejected-table tr[data-external-id="${goodId}"]`).count(), 0);
-            await axe(page, 'upload');
+            await assertAccessible(page, 'upload');
             await screenshot(page, 'publish-upload-1280.png');
 
             // ---- the new offer, with completeness warnings as the API says ----
@@ -183,7 +168,7 @@ test('publisher: publish, complete the template, issue from Moodle, verify, revo
             assert.deepEqual(tpl.completeness.missing, []);
             assert.equal(tpl.template.eqf, 5);
             assert.equal(tpl.template.awarding_body.id, INST);
-            await axe(page, 'template');
+            await assertAccessible(page, 'template');
             await screenshot(page, 'publish-template-1280.png');
 
             await tab(page, 'Offers', 'offers');
@@ -205,7 +190,7 @@ test('publisher: publish, complete the template, issue from Moodle, verify, revo
             assert.match(await page.locator('#preview-table tr[data-row="4"]').textContent(), /below the pass mark/);
             const none = await apiAs(`/api/v1/credentials?offer_id=${offer.id}`);
             assert.equal(none.items.length, 0, 'the preview queued credentials');
-            await axe(page, 'issue preview');
+            await assertAccessible(page, 'issue preview');
             await screenshot(page, 'publish-preview-1280.png');
 
             // ---- issue: the progress bar reaches every credential delivered ----
@@ -222,7 +207,7 @@ test('publisher: publish, complete the template, issue from Moodle, verify, revo
             const issued = await apiAs(`/api/v1/credentials?offer_id=${offer.id}`);
             assert.equal(issued.items.length, 4);
             assert.ok(issued.items.every((c) => c.state === 'delivered'), JSON.stringify(issued.items.map((c) => c.state)));
-            await axe(page, 'issue progress');
+            await assertAccessible(page, 'issue progress');
             await screenshot(page, 'publish-issued-1280.png');
 
             // ---- the registry: every credential of the offer ----
@@ -236,7 +221,7 @@ test('publisher: publish, complete the template, issue from Moodle, verify, revo
                 assert.equal(await tr.getAttribute('data-state'), 'delivered');
                 assert.equal(await tr.locator('a.pub-verify').getAttribute('href'), `/verify/${c.id}`);
             }
-            await axe(page, 'registry');
+            await assertAccessible(page, 'registry');
             await screenshot(page, 'publish-registry-1280.png');
 
             // ---- verify one: valid ----
@@ -254,7 +239,7 @@ test('publisher: publish, complete the template, issue from Moodle, verify, revo
             await dialog.getByRole('button', { name: 'Revoke credential', exact: true }).click();
             await eventually(async () => assert.match(await dialog.locator('[role="alert"]').textContent(), /reason/i));
             assert.equal((await apiAs(`/api/v1/credentials/${ona.id}`)).state, 'delivered');
-            await axe(page, 'revoke dialog');
+            await assertAccessible(page, 'revoke dialog');
             const reason = 'Issued for the wrong course run; a corrected credential follows.';
             await dialog.getByLabel('Reason', { exact: true }).fill(reason);
             await dialog.getByRole('button', { name: 'Revoke credential', exact: true }).click();
@@ -339,7 +324,7 @@ test('publisher page: for publishers only', { timeout: TEST_TIMEOUT }, async () 
         assert.equal(forbidden.status, 403, forbidden.text);
         const viaCookie = await s.context.request.get(`${BASE}/api/v1/institutions/${INST}/offers`);
         assert.equal(viaCookie.status(), 403);
-        await axe(page, 'student');
+        await assertAccessible(page, 'student');
         await screenshot(page, 'publish-student.png');
         assertClean(s);
     } finally {

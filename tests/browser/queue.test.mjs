@@ -10,34 +10,18 @@ import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 
 import {
-    BASE, TEST_TIMEOUT, api, assertClean, axeSource, eventually, launch, open, screenshot,
-    signedInStudent,
+    BASE, TEST_TIMEOUT, api, assertAccessible, assertClean, eventually, launch, logIn, open,
+    screenshot, signedInStudent,
 } from './lib.mjs';
 
 const Q = JSON.parse(process.env.MCX_QUEUE || '{}');
 const TOKENS = JSON.parse(process.env.MCX_REGISTRAR_TOKENS || '{}');
-const AXE = axeSource();
 const REASONS_MESSAGE = /reasons are required/;
 let browser;
 before(async () => { browser = await launch(); });
 after(async () => { await browser?.close(); });
 
 const asRegistrar = { headers: { Authorization: `Bearer ${TOKENS['vdu.lt']}` } };
-
-async function axe(page) {
-    await page.addScriptTag({ content: AXE });
-    const results = await page.evaluate(() => window.axe.run(document, { resultTypes: ['violations'] }));
-    const bad = results.violations.filter((x) => x.impact === 'serious' || x.impact === 'critical');
-    assert.deepEqual(bad.map((x) => `${x.id}: ${x.help} (${x.nodes.map((n) => n.target.join(' ')).join(', ')})`), []);
-}
-
-async function logIn(page, email, password, next = '/queue') {
-    await page.goto(`${BASE}/login?next=${encodeURIComponent(next)}`);
-    await page.getByLabel('Email', { exact: true }).fill(email);
-    await page.getByLabel('Password', { exact: true }).fill(password);
-    await page.getByRole('button', { name: 'Log in', exact: true }).click();
-    await page.waitForURL((u) => u.pathname === next);
-}
 
 test('registrar queue: find, refuse without reasons, decide, approve', { timeout: TEST_TIMEOUT }, async () => {
     assert.ok(Q.request && TOKENS['vdu.lt'], 'MCX_QUEUE or the vdu.lt registrar token is missing');
@@ -50,7 +34,7 @@ test('registrar queue: find, refuse without reasons, decide, approve', { timeout
     const s = await open(browser);
     try {
         const { page } = s;
-        await logIn(page, Q.registrar, Q.password);
+        await logIn(page, Q.registrar, Q.password, '/queue');
         // the header offers the queue to a registrar
         const nav = page.getByRole('navigation', { name: 'Main' });
         await nav.getByRole('link', { name: 'Queue', exact: true }).waitFor();
@@ -80,7 +64,7 @@ test('registrar queue: find, refuse without reasons, decide, approve', { timeout
         assert.ok(approved.approvals.some((x) => x.institution === 'vdu.lt' && x.hash === hash && x.current),
             'no current vdu.lt approval');
         assert.equal(approved.status, 'draft', 'uab.cat has not approved: still a draft');
-        await axe(page);
+        await assertAccessible(page);
 
         // one request
         await row.locator('th a').click();
@@ -106,7 +90,7 @@ test('registrar queue: find, refuse without reasons, decide, approve', { timeout
         assert.equal(after.status, 'decided');
         assert.equal(after.decision.outcome, 'not_recognised');
         assert.equal(after.decision.reasons, reasons);
-        await axe(page);
+        await assertAccessible(page);
         await screenshot(page, 'queue.png');
 
         // the list says so too
@@ -136,7 +120,7 @@ test('registrar queue: for registrars only', { timeout: TEST_TIMEOUT }, async ()
         const nav = page.getByRole('navigation', { name: 'Main' });
         await nav.getByRole('link', { name: 'My applications' }).waitFor();
         assert.equal(await nav.getByRole('link', { name: 'Queue' }).count(), 0, 'a student is offered the queue');
-        await axe(page);
+        await assertAccessible(page);
         await screenshot(page, 'queue-student.png');
         assertClean(s);
     } finally {

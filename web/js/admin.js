@@ -5,8 +5,9 @@
 // asks GET /api/v1/users first and, on 401 or 403, says who the page is for.
 
 import { api, institutions } from './api.js';
-import { initPage, institutionName } from './header.js';
-import { formatNumber, lang, onLangChange, t } from './i18n.js';
+import { byId as $, el } from './dom.js';
+import { initPage, institutionName, showStaffGate } from './header.js';
+import { formatDateTime, formatNumber, lang, onLangChange, t } from './i18n.js';
 
 const POLL_MS = 1000;
 const POLL_TRIES = 30; // how long "Harvest now" waits for the run to be recorded
@@ -18,28 +19,6 @@ let users = []; // the filtered list
 let everyone = []; // every user: the token form's choices
 let tokens = [];
 let confirming = null; // the token whose revocation waits for a "yes"
-
-function $(id) { return document.getElementById(id); }
-
-function el(tag, props = {}, ...children) {
-  const node = document.createElement(tag);
-  for (const [k, v] of Object.entries(props)) {
-    if (v === undefined || v === null || v === false) continue;
-    if (k === 'text') node.textContent = v;
-    else node.setAttribute(k, v === true ? '' : v);
-  }
-  node.append(...children);
-  return node;
-}
-
-function dateTime(value) {
-  if (!value) return '';
-  const d = new Date(value);
-  if (Number.isNaN(d.getTime())) return value;
-  return new Intl.DateTimeFormat(lang() === 'lt' ? 'lt-LT' : 'en-GB', {
-    dateStyle: 'medium', timeStyle: 'short', timeZone: 'UTC',
-  }).format(d) + ' UTC';
-}
 
 function dash() { return el('span', { class: 'muted', text: '—' }); }
 
@@ -67,15 +46,7 @@ function refocus(tableId, rowId, selector = 'button') {
 // ---- the gate: signed out, or not an admin (the API's answer) ----
 
 function showGate(signedIn) {
-  $('admin-loading').hidden = true;
-  $('app').hidden = true;
-  $('gate').hidden = false;
-  $('gate-heading').textContent = signedIn ? t('admin.forbidden') : t('admin.login');
-  $('gate-text').textContent = signedIn ? t('admin.forbidden_text') : t('admin.login_text');
-  const next = encodeURIComponent(location.pathname + location.search);
-  $('gate-action').replaceChildren(signedIn
-    ? el('a', { href: '/me', text: t('nav.me') })
-    : el('a', { class: 'button', href: `/login?next=${next}`, text: t('admin.login') }));
+  showStaffGate('admin', signedIn);
 }
 
 // ---- partners ----
@@ -107,7 +78,7 @@ function partnerRow(p) {
   const errorCell = el('td', { class: 'error-text' });
   if (s.last_error) {
     errorCell.append(el('span', { class: 'block', text: s.last_error }),
-      el('span', { class: 'muted small block', text: dateTime(s.last_error_at) }));
+      el('span', { class: 'muted small block', text: formatDateTime(s.last_error_at) }));
   } else {
     errorCell.append(dash());
   }
@@ -130,9 +101,9 @@ function partnerRow(p) {
     el('td', { text: (p.format || '').toUpperCase() }),
     el('td', { class: 'url', text: p.feed_url }),
     stateCell,
-    el('td', {}, s.last_success_at ? dateTime(s.last_success_at) : dash()),
+    el('td', {}, s.last_success_at ? formatDateTime(s.last_success_at) : dash()),
     errorCell,
-    el('td', { text: isDue(p) ? t('admin.due_now') : dateTime(s.next_attempt_at) }),
+    el('td', { text: isDue(p) ? t('admin.due_now') : formatDateTime(s.next_attempt_at) }),
     offers,
     el('td', {}, btn));
 }
@@ -250,7 +221,7 @@ function userRow(u) {
     el('td', { text: roleName(u.role) }),
     el('td', {}, u.institution ? instName(u.institution) : dash()),
     el('td', { class: 'num', text: formatNumber(u.tokens ?? 0) }),
-    el('td', { class: 'date', text: dateTime(u.created_at) }),
+    el('td', { class: 'date', text: formatDateTime(u.created_at) }),
     el('td', {}, el('span', { class: `pill ${u.disabled ? 'user-disabled' : 'user-active'}`,
       text: u.disabled ? t('admin.disabled') : t('admin.active') })),
     action);
@@ -429,10 +400,10 @@ function tokenRow(tk) {
   return el('tr', { 'data-id': tk.id, 'data-revoked': String(Boolean(tk.revoked_at)) },
     el('th', { scope: 'row' }, tk.name ? tk.name : el('span', { class: 'muted', text: t('admin.no_label') })),
     el('td', { class: 'email', text: tk.user.email }),
-    el('td', { class: 'date', text: dateTime(tk.created_at) }),
-    el('td', { class: 'date' }, tk.last_used_at ? dateTime(tk.last_used_at) : dash()),
+    el('td', { class: 'date', text: formatDateTime(tk.created_at) }),
+    el('td', { class: 'date' }, tk.last_used_at ? formatDateTime(tk.last_used_at) : dash()),
     el('td', {}, el('span', { class: `pill ${tk.revoked_at ? 'token-revoked' : 'token-live'}`,
-      text: tk.revoked_at ? t('admin.revoked_at', { d: dateTime(tk.revoked_at) }) : t('admin.live') })),
+      text: tk.revoked_at ? t('admin.revoked_at', { d: formatDateTime(tk.revoked_at) }) : t('admin.live') })),
     action);
 }
 

@@ -97,6 +97,33 @@ function navLink(href, text, cls) {
   return li;
 }
 
+// ---- staff pages --------------------------------------------------------------
+
+// A staff page's answer to a visitor it is not for: the page (#app) and its loading
+// line (#<prefix>-loading) give way to #gate. Signed out: a link to log in and come
+// back here; signed in with another role: whom the page is for and a way on (away).
+// The texts are <prefix>.login, .login_text, .forbidden and .forbidden_text.
+export function showStaffGate(prefix, signedIn, away = { href: '/me', key: 'nav.me' }) {
+  for (const id of ['app', `${prefix}-loading`]) {
+    const node = document.getElementById(id);
+    if (node) node.hidden = true;
+  }
+  document.getElementById('gate').hidden = false;
+  document.getElementById('gate-heading').textContent = t(`${prefix}.${signedIn ? 'forbidden' : 'login'}`);
+  document.getElementById('gate-text').textContent =
+    t(`${prefix}.${signedIn ? 'forbidden_text' : 'login_text'}`);
+  const a = document.createElement('a');
+  if (signedIn) {
+    a.href = away.href;
+    a.textContent = t(away.key);
+  } else {
+    a.className = 'button';
+    a.href = `/login?next=${encodeURIComponent(location.pathname + location.search)}`;
+    a.textContent = t(`${prefix}.login`);
+  }
+  document.getElementById('gate-action').replaceChildren(a);
+}
+
 // ---- home university -----------------------------------------------------------
 
 export function homeId() {

@@ -1447,6 +1447,16 @@ export function formatNumber(n) {
 }
 
 // Dates as "25 Jan 2027" / "2027 m. sausio 25 d."; the input is YYYY-MM-DD or RFC 3339.
+// A moment (RFC 3339) as a date and time in UTC, e.g. "30 Nov 2026, 10:22 UTC".
+export function formatDateTime(value) {
+  if (!value) return '';
+  const d = new Date(value);
+  if (Number.isNaN(d.getTime())) return value;
+  return new Intl.DateTimeFormat(current === 'lt' ? 'lt-LT' : 'en-GB', {
+    dateStyle: 'medium', timeStyle: 'short', timeZone: 'UTC',
+  }).format(d) + ' UTC';
+}
+
 export function formatDate(value) {
   if (!value) return '';
   const d = /^\d{4}-\d{2}-\d{2}$/.test(value) ? new Date(`${value}T12:00:00Z`) : new Date(value);

@@ -5,6 +5,7 @@
 // the figures per institution. The period lives in the address (?from=&to=).
 
 import { api, institutions } from './api.js';
+import { el } from './dom.js';
 import { initPage, institutionName } from './header.js';
 import { formatDate, formatNumber, lang, onLangChange, t } from './i18n.js';
 
@@ -33,17 +34,6 @@ let stats = null; // the last answer
 let insts = new Map();
 let chart = null;
 let csvUrl = null; // the Blob URL of the current period's CSV, once fetched
-
-function el(tag, props = {}, ...children) {
-  const node = document.createElement(tag);
-  for (const [k, v] of Object.entries(props)) {
-    if (v === undefined || v === null) continue;
-    if (k === 'text') node.textContent = v;
-    else node.setAttribute(k, v);
-  }
-  node.append(...children);
-  return node;
-}
 
 function query() {
   const p = new URLSearchParams();

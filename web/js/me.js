@@ -4,24 +4,13 @@
 // decision) with the form that sends one (POST, the credential file as read here).
 
 import { api, institutions } from './api.js';
+import { el } from './dom.js';
 import { initPage, institutionName, providerName } from './header.js';
 import { countryName, formatDate, lang, onLangChange, pick, t } from './i18n.js';
 
 const box = document.getElementById('apps');
 let view = { kind: 'loading' };
 let insts = new Map();
-
-function el(tag, props = {}, ...children) {
-  const node = document.createElement(tag);
-  for (const [k, v] of Object.entries(props)) {
-    if (v === undefined || v === null) continue;
-    if (k === 'class') node.className = v;
-    else if (k === 'text') node.textContent = v;
-    else node.setAttribute(k, v);
-  }
-  node.append(...children.filter(Boolean));
-  return node;
-}
 
 function item(app) {
   const o = app.offer || {};

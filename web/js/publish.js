@@ -15,9 +15,10 @@
 // docs/issuing.md and docs/publishing.md hold the rules.
 
 import { api, institutions } from './api.js';
-import { hasRole, initPage, institutionName } from './header.js';
+import { byId as $, el } from './dom.js';
+import { hasRole, initPage, institutionName, showStaffGate } from './header.js';
 import {
-  formatDate, formatNumber, lang, languageName, onLangChange, pick, pickText, plural, t,
+  formatDate, formatDateTime, formatNumber, lang, languageName, onLangChange, pick, pickText, plural, t,
 } from './i18n.js';
 
 const SECTIONS = ['offers', 'template', 'upload', 'issue', 'registry'];
@@ -49,28 +50,6 @@ let batch = null; // {id, answer, timer, started}
 // the registry
 let registry = null;
 let revoking = null; // {credential, button}
-
-function $(id) { return document.getElementById(id); }
-
-function el(tag, props = {}, ...children) {
-  const node = document.createElement(tag);
-  for (const [k, v] of Object.entries(props)) {
-    if (v === undefined || v === null || v === false) continue;
-    if (k === 'text') node.textContent = v;
-    else node.setAttribute(k, v === true ? '' : v);
-  }
-  node.append(...children.filter((c) => c !== null && c !== undefined && c !== false));
-  return node;
-}
-
-function dateTime(value) {
-  if (!value) return '';
-  const d = new Date(value);
-  if (Number.isNaN(d.getTime())) return value;
-  return new Intl.DateTimeFormat(lang() === 'lt' ? 'lt-LT' : 'en-GB', {
-    dateStyle: 'medium', timeStyle: 'short', timeZone: 'UTC',
-  }).format(d) + ' UTC';
-}
 
 // A language map's text in the interface language, marked with its own language.
 function textNode(map, fallback = '') {
@@ -130,15 +109,7 @@ function inPageLink(props, text) {
 
 function showGate(signedIn) {
   stopPolling();
-  $('pub-loading').hidden = true;
-  $('app').hidden = true;
-  $('gate').hidden = false;
-  $('gate-heading').textContent = signedIn ? t('pub.forbidden') : t('pub.login');
-  $('gate-text').textContent = signedIn ? t('pub.forbidden_text') : t('pub.login_text');
-  const next = encodeURIComponent(location.pathname + location.search);
-  $('gate-action').replaceChildren(signedIn
-    ? el('a', { href: '/', text: t('pub.to_catalogue') })
-    : el('a', { class: 'button', href: `/login?next=${next}`, text: t('pub.login') }));
+  showStaffGate('pub', signedIn, { href: '/', key: 'pub.to_catalogue' });
   gateShown = signedIn ? 'forbidden' : 'login';
 }
 let gateShown = '';

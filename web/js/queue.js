@@ -6,8 +6,9 @@
 // holds the rules; the server enforces them, the page only explains them.
 
 import { api, institutions } from './api.js';
-import { initPage, institutionName, isRegistrar } from './header.js';
-import { formatDate, formatNumber, lang, onLangChange, t } from './i18n.js';
+import { byId as $, el } from './dom.js';
+import { initPage, institutionName, isRegistrar, showStaffGate } from './header.js';
+import { formatDate, formatDateTime, formatNumber, onLangChange, t } from './i18n.js';
 
 const STATUSES = ['proposed', 'appealed', 'decided'];
 
@@ -24,34 +25,12 @@ let requests = null; // the list's last answer
 let agreements = null;
 let current = null; // the request of the detail view
 
-function $(id) { return document.getElementById(id); }
-
-function el(tag, props = {}, ...children) {
-  const node = document.createElement(tag);
-  for (const [k, v] of Object.entries(props)) {
-    if (v === undefined || v === null || v === false) continue;
-    if (k === 'text') node.textContent = v;
-    else node.setAttribute(k, v === true ? '' : v);
-  }
-  node.append(...children);
-  return node;
-}
-
 function instName(id) {
   return id ? institutionName(insts.get(id), id) : '';
 }
 
 function outcomeName(o) { return o ? t(`outcome.${o}`) : t('queue.none'); }
 function statusName(s) { return t(`status.${s}`); }
-
-function dateTime(value) {
-  if (!value) return '';
-  const d = new Date(value);
-  if (Number.isNaN(d.getTime())) return value;
-  return new Intl.DateTimeFormat(lang() === 'lt' ? 'lt-LT' : 'en-GB', {
-    dateStyle: 'medium', timeStyle: 'short', timeZone: 'UTC',
-  }).format(d) + ' UTC';
-}
 
 function studentName(r) {
   return r.student_name || r.student_email || r.student || '';
@@ -66,15 +45,7 @@ function fact(dl, label, value, wide = false) {
 // ---- the gate: signed out, or not a registrar ----
 
 function showGate(signedIn) {
-  $('queue-loading').hidden = true;
-  $('app').hidden = true;
-  $('gate').hidden = false;
-  $('gate-heading').textContent = signedIn ? t('queue.forbidden') : t('queue.login');
-  $('gate-text').textContent = signedIn ? t('queue.forbidden_text') : t('queue.login_text');
-  const next = encodeURIComponent(location.pathname + location.search);
-  $('gate-action').replaceChildren(signedIn
-    ? el('a', { href: '/me', text: t('nav.me') })
-    : el('a', { class: 'button', href: `/login?next=${next}`, text: t('queue.login') }));
+  showStaffGate('queue', signedIn);
 }
 
 // ---- the list ----
@@ -222,7 +193,7 @@ function renderCredential(r) {
   fact(dl, t('queue.col_student'), studentName(r));
   const tg = r.target || {};
   fact(dl, t('queue.target'), [instName(tg.institution), tg.programme, tg.course].filter(Boolean).join(' — '));
-  fact(dl, t('queue.submitted'), dateTime(r.created_at));
+  fact(dl, t('queue.submitted'), formatDateTime(r.created_at));
 }
 
 function renderProposal(r) {
@@ -246,7 +217,7 @@ function renderAppeal(r) {
   $('appeal-section').hidden = !a;
   if (!a) return;
   $('appeal-text').textContent = a.text || '';
-  $('appeal-at').textContent = dateTime(a.at);
+  $('appeal-at').textContent = formatDateTime(a.at);
 }
 
 function renderDecision(r) {
@@ -262,7 +233,7 @@ function renderDecision(r) {
   fact(dl, t('queue.grade'), d.grade);
   fact(dl, t('queue.reasons'), d.reasons, true);
   fact(dl, t('queue.decision'),
-    t('queue.decided_at', { d: dateTime(d.at) }) + (d.after_appeal ? ` (${t('queue.after_appeal')})` : ''));
+    t('queue.decided_at', { d: formatDateTime(d.at) }) + (d.after_appeal ? ` (${t('queue.after_appeal')})` : ''));
 }
 
 // A step's details as "key: value" lines (nested values as compact JSON).
@@ -282,7 +253,7 @@ function renderAudit(r) {
   if (!rows) return;
   $('audit').querySelector('tbody').replaceChildren(...rows.map((e) => {
     return el('tr', {},
-      el('th', { scope: 'row', text: dateTime(e.at) }),
+      el('th', { scope: 'row', text: formatDateTime(e.at) }),
       el('td', { text: e.actor_email || e.actor || '' }),
       el('td', { text: e.action || '' }),
       el('td', { class: 'details' }, auditDetails(e.details)));

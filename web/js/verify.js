@@ -2,23 +2,12 @@
 // credential's status (the same address, as JSON) and says valid, revoked or unknown,
 // with the issuer, title, dates and the learner's name — nothing else of the learner.
 
+import { el } from './dom.js';
 import { initPage } from './header.js';
 import { countryName, formatDate, onLangChange, t } from './i18n.js';
 
 const box = document.getElementById('verdict');
 let result = null;
-
-function el(tag, props = {}, ...children) {
-  const node = document.createElement(tag);
-  for (const [k, v] of Object.entries(props)) {
-    if (v === undefined || v === null) continue;
-    if (k === 'class') node.className = v;
-    else if (k === 'text') node.textContent = v;
-    else node.setAttribute(k, v);
-  }
-  node.append(...children.filter(Boolean));
-  return node;
-}
 
 function fact(label, value) {
   return value ? el('div', {}, el('dt', { text: t(label) }), el('dd', { text: value })) : null;
