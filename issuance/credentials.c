@@ -840,8 +840,6 @@ static const char revoke_sql[] = "SELECT * FROM credential_revoke($1::uuid, $2, 
 static void revoke_authed(struct api_call *c, const struct auth_user *u)
 {
     const char *id = http_request_param(api_call_request(c), "id");
-    const char *body;
-    size_t len;
     struct mcx_error err;
     struct json_value *v;
     char *reason = NULL, actor[64];
@@ -852,14 +850,8 @@ static void revoke_authed(struct api_call *c, const struct auth_user *u)
         api_call_fail(c, 404, "not_found", "no credential %s", id);
         return;
     }
-    if (!api_call_body(c, &body, &len))
+    if ((v = api_call_json_object(c, 4)) == NULL)
         return;
-    v = json_parse(body, len, 4, &err);
-    if (v == NULL || !json_is_object(v)) {
-        json_value_free(v);
-        api_call_fail(c, 400, "malformed_json", "the body is not a JSON object");
-        return;
-    }
     bool ok = take_string(v, "reason", 2000, &reason, "", &err) && reason != NULL;
     json_value_free(v);
     if (!ok) {

@@ -539,25 +539,6 @@ static const char decide_sql[] = "SELECT * FROM recognition_decide($1::uuid, $2:
                                  "$5::numeric, $6, $7, $8)";
 static const char appeal_sql[] = "SELECT * FROM recognition_appeal($1::uuid, $2::uuid, $3, $4)";
 
-/* The body's JSON object, or NULL after a 4xx. */
-static struct json_value *object_body(struct api_call *c)
-{
-    const char *body;
-    size_t len;
-    struct mcx_error err;
-    struct json_value *v;
-
-    if (!api_call_body(c, &body, &len))
-        return NULL;
-    v = json_parse(body, len, 8, &err);
-    if (v == NULL || !json_is_object(v)) {
-        json_value_free(v);
-        api_call_fail(c, 400, "malformed_json", "the body is not a JSON object");
-        return NULL;
-    }
-    return v;
-}
-
 /* The id of the path for a transition, or NULL after a 404. */
 static const char *transition_id(struct api_call *c)
 {
@@ -581,7 +562,7 @@ static void decide_authed(struct api_call *c, const struct auth_user *u)
         api_call_fail(c, 403, "forbidden", "only a registrar of the target institution decides");
         return;
     }
-    if ((id = transition_id(c)) == NULL || (v = object_body(c)) == NULL)
+    if ((id = transition_id(c)) == NULL || (v = api_call_json_object(c, 8)) == NULL)
         return;
     outcome = json_string_value(json_object_get(v, "outcome"), NULL);
     const struct json_value *cv = json_object_get(v, "credits");
@@ -637,7 +618,7 @@ static void appeal_authed(struct api_call *c, const struct auth_user *u)
         api_call_fail(c, 403, "forbidden", "only the student who asked appeals a decision");
         return;
     }
-    if ((id = transition_id(c)) == NULL || (v = object_body(c)) == NULL)
+    if ((id = transition_id(c)) == NULL || (v = api_call_json_object(c, 8)) == NULL)
         return;
     if (!opt_text(v, "text", text, sizeof(text), "body", &err) || text[0] == '\0') {
         json_value_free(v);

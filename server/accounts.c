@@ -291,9 +291,7 @@ static int member_string(const struct json_value *obj, const char *key, bool is_
     return 0;
 }
 
-/* Blanks trimmed and ASCII lowercased (the unique index compares lower(email): one
- * address, one account, however it is typed). -1 if it does not fit out. */
-static int email_normalise(const char *s, char out[256])
+int accounts_email_normalise(const char *s, char out[256])
 {
     size_t n;
 
@@ -365,7 +363,7 @@ static int signup_read(struct acct *a, const struct json_value *v, struct mcx_er
         member_string(v, "home_institution", false, &inst, err) < 0 ||
         member_string(v, "role", false, &role, err) < 0)
         return -1;
-    if (email_normalise(email, a->email) < 0 || !auth_email_is_valid(a->email))
+    if (accounts_email_normalise(email, a->email) < 0 || !auth_email_is_valid(a->email))
         return field_error(err, "email", "is not a valid e-mail address");
     if (password_read(password, a->password, sizeof(a->password), err) < 0 ||
         name_read(name, &a->name, err) < 0)
@@ -572,7 +570,7 @@ static int signin_read(struct acct *a, const struct json_value *v, struct mcx_er
     if (member_string(v, "email", true, &email, err) < 0 ||
         member_string(v, "password", true, &password, err) < 0)
         return -1;
-    if (email_normalise(email, a->email) < 0)
+    if (accounts_email_normalise(email, a->email) < 0)
         return field_error(err, "email", "is not a valid e-mail address");
     if (strlen(password) > AUTH_PASSWORD_MAX_LEN)
         return field_error(err, "password", "is longer than 1024 bytes");

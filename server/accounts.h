@@ -19,4 +19,9 @@ struct mcxd;
 
 void accounts_routes_add(struct mcxd *app);
 
+/* An e-mail address as accounts store it: blanks trimmed, ASCII lowercased (the
+ * unique index compares lower(email): one address, one account, however it is
+ * typed). -1 if it does not fit out. */
+int accounts_email_normalise(const char *s, char out[256]);
+
 #endif

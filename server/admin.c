@@ -182,25 +182,6 @@ static const char *query_param(struct api_call *c, const char *name)
     return v != NULL && v[0] != '\0' ? v : NULL;
 }
 
-/* The body as a JSON object (caller frees), or NULL after a 4xx. */
-static struct json_value *body_object(struct api_call *c)
-{
-    const char *body;
-    size_t len;
-    struct mcx_error err;
-    struct json_value *v;
-
-    if (!api_call_body(c, &body, &len))
-        return NULL;
-    v = json_parse(body, len, 4, &err);
-    if (v == NULL || !json_is_object(v)) {
-        json_value_free(v);
-        api_call_fail(c, 400, "malformed_json", "the body is not a JSON object");
-        return NULL;
-    }
-    return v;
-}
-
 /*
  * The string member key of obj into *out: NULL when absent or null. -1 (message in
  * err) for another type or a string holding a NUL character.
@@ -246,23 +227,6 @@ static int line_read(const char *key, const char *s, char *out, size_t max, stru
         return -1;
     }
     memcpy(out, s, n);
-    out[n] = '\0';
-    return 0;
-}
-
-/* Blanks trimmed and ASCII lowercased, as sign-up stores addresses. -1 if too long. */
-static int email_normalise(const char *s, char out[256])
-{
-    size_t n;
-
-    s += strspn(s, " \t");
-    n = strlen(s);
-    while (n > 0 && (s[n - 1] == ' ' || s[n - 1] == '\t'))
-        n--;
-    if (n >= 256)
-        return -1;
-    for (size_t i = 0; i < n; i++)
-        out[i] = s[i] >= 'A' && s[i] <= 'Z' ? (char)(s[i] - 'A' + 'a') : s[i];
     out[n] = '\0';
     return 0;
 }
@@ -363,7 +327,8 @@ static int staff_read(struct staff_new *sn, const struct json_value *v, struct m
         member_string(v, "password", &password, err) < 0 ||
         member_string(v, "name", &name, err) < 0)
         return -1;
-    if (email == NULL || email_normalise(email, sn->email) < 0 || !auth_email_is_valid(sn->email)) {
+    if (email == NULL || accounts_email_normalise(email, sn->email) < 0 ||
+        !auth_email_is_valid(sn->email)) {
         mcx_error_set(err, "validation_failed", "email is required: a valid e-mail address");
         return -1;
     }
@@ -460,7 +425,7 @@ static void staff_authed(struct api_call *c, const struct auth_user *u)
     struct mcx_error err;
     struct staff_hash_job *j;
 
-    if (!require_admin(c, u, "staff accounts") || (v = body_object(c)) == NULL)
+    if (!require_admin(c, u, "staff accounts") || (v = api_call_json_object(c, 4)) == NULL)
         return;
     if (staff_read(sn, v, &err) < 0) {
         json_value_free(v);
@@ -600,7 +565,7 @@ static int token_target_read(struct token_new *tn, const char *user, struct mcx_
     if (user == NULL)
         return 0;
     if (!auth_uuid_is_valid(user) &&
-        (email_normalise(user, tn->target) < 0 || !auth_email_is_valid(tn->target))) {
+        (accounts_email_normalise(user, tn->target) < 0 || !auth_email_is_valid(tn->target))) {
         mcx_error_set(err, "validation_failed", "user is a user id or an e-mail address");
         return -1;
     }
@@ -623,7 +588,7 @@ static void token_create_authed(struct api_call *c, const struct auth_user *u)
     char label[ACCOUNTS_NAME_MAX_BYTES + 1], id[AUTH_UUID_LEN + 1], hash[AUTH_HASH_HEX_SIZE];
     char actor[64];
 
-    if ((v = body_object(c)) == NULL)
+    if ((v = api_call_json_object(c, 4)) == NULL)
         return;
     if (member_string(v, "name", &name, &err) < 0 || member_string(v, "user", &user, &err) < 0 ||
         line_read("name", name, label, ACCOUNTS_NAME_MAX_BYTES, &err) < 0 ||

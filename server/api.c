@@ -13,6 +13,7 @@
 #include "server/auth.h"
 #include "server/db.h"
 #include "server/http.h"
+#include "server/jsonparse.h"
 #include "server/mcxd.h"
 #include "server/ops.h"
 
@@ -274,4 +275,22 @@ bool api_call_body(struct api_call *c, const char **body, size_t *len)
     if (status != 0)
         api_call_fail(c, status, code, "%s", message);
     return status == 0;
+}
+
+struct json_value *api_call_json_object(struct api_call *c, int max_depth)
+{
+    const char *body;
+    size_t len;
+    struct mcx_error err;
+    struct json_value *v;
+
+    if (!api_call_body(c, &body, &len))
+        return NULL;
+    v = json_parse(body, len, max_depth, &err);
+    if (v == NULL || !json_is_object(v)) {
+        json_value_free(v);
+        api_call_fail(c, 400, "malformed_json", "the body is not a JSON object");
+        return NULL;
+    }
+    return v;
 }

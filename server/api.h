@@ -73,5 +73,8 @@ const char *api_error_code(int status);
 bool api_json_body(struct http_request *req, const char **body, size_t *len);
 /* The same inside a call: false after api_call_fail (c is freed then). */
 bool api_call_body(struct api_call *c, const char **body, size_t *len);
+/* The body as a JSON object nested at most max_depth deep (the caller frees it), or
+ * NULL after api_call_fail: 400 malformed_json for anything else. */
+struct json_value *api_call_json_object(struct api_call *c, int max_depth);
 
 #endif
