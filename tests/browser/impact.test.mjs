@@ -8,13 +8,12 @@ import { readFile } from 'node:fs/promises';
 import { after, before, test } from 'node:test';
 
 import {
-    BASE, TEST_TIMEOUT, TIMEOUT, api, assertClean, axeSource, eventually, launch, open,
+    BASE, TEST_TIMEOUT, TIMEOUT, api, assertAccessible, assertClean, eventually, launch, open,
     screenshot,
 } from './lib.mjs';
 
 const FIGURES = ['exposed', 'applied', 'issued', 'mobilities'];
 const TOKENS = JSON.parse(process.env.MCX_REGISTRAR_TOKENS || '{}');
-const AXE = axeSource();
 let browser;
 before(async () => { browser = await launch(); });
 after(async () => { await browser?.close(); });
@@ -98,10 +97,7 @@ test('impact dashboard: figures, monthly table and CSV equal the API', { timeout
         assert.match(type, /^text\/csv/);
         assert.equal(body, csv);
 
-        await page.addScriptTag({ content: AXE });
-        const results = await page.evaluate(() => window.axe.run(document, { resultTypes: ['violations'] }));
-        const bad = results.violations.filter((x) => x.impact === 'serious' || x.impact === 'critical');
-        assert.deepEqual(bad.map((x) => `${x.id}: ${x.help} (${x.nodes.map((n) => n.target.join(' ')).join(', ')})`), []);
+        await assertAccessible(page, 'impact');
         await screenshot(page, 'impact.png');
 
         // Another period through the form: the address says it, the numbers follow.
@@ -151,6 +147,7 @@ test('impact dashboard for a registrar: per institution', { timeout: TEST_TIMEOU
             const cells = await page.locator(`#institutions tr[data-institution="${id}"] td`).allTextContents();
             assert.deepEqual(cells.map(digits), FIGURES.map((k) => f[k]), id);
         }
+        await assertAccessible(page, 'impact for staff');
         await screenshot(page, 'impact-staff.png');
         assertClean(s);
     } finally {
