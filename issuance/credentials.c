@@ -97,6 +97,31 @@ static bool offer_ok(struct api_call *c, const struct auth_user *u, struct db_re
     return true;
 }
 
+/*
+ * A micro-credential carries every mandatory element of the Council Recommendation
+ * (2022/C 243/02, Annex I): the offer's own, else its template's. False after a 422
+ * that names what is missing and where to add it.
+ */
+static bool credential_complete(struct api_call *c, const char *offer_json,
+                                const struct iss_template *t)
+{
+    const char *missing[ISS_COMPLETENESS_MAX];
+    size_t n = iss_completeness(offer_json, t, missing, ISS_COMPLETENESS_MAX);
+    struct buf names;
+
+    if (n == 0)
+        return true;
+    buf_init(&names);
+    for (size_t i = 0; i < n; i++)
+        buf_printf(&names, "%s%s", i > 0 ? ", " : "", missing[i]);
+    api_call_fail(c, 422, "validation_failed",
+                  "the credential would lack mandatory elements: %s; add them to the offer's "
+                  "credential template (or publish the offer with them)",
+                  names.data);
+    buf_cleanup(&names);
+    return false;
+}
+
 struct built {
     char id[37];
     struct buf document;
@@ -364,6 +389,10 @@ static void single_offer(struct api_call *c, struct db_result *res)
         return;
     }
     const char *offer_json = db_result_value(res, 0, 0);
+    if (!credential_complete(c, offer_json, has_t ? &t : NULL)) {
+        iss_template_cleanup(&t);
+        return;
+    }
     struct iss_learner l = {s->given, s->family, s->email, s->dob};
     struct iss_result r = {s->grade, s->ects, s->has_ects, s->date};
     now_rfc3339(issued);
@@ -557,6 +586,10 @@ static void import_offer(struct api_call *c, struct db_result *res)
     }
     const char *offer_json = db_result_value(res, 0, 0);
     const char *inst = db_result_value(res, 0, 1);
+    if (!credential_complete(c, offer_json, has_t ? &t : NULL)) {
+        iss_template_cleanup(&t);
+        return;
+    }
     char *title = offer_title(offer_json);
     struct buf items, keys;
     struct json_writer w;

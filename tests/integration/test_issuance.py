@@ -466,6 +466,21 @@ def test_an_institutions_offers_say_what_their_credential_lacks(srv, world, offe
     assert b["completeness"]["offer"] == b["completeness"]["missing"]
     assert b["credentials"] == {"queued": 0, "sending": 0, "delivered": 0, "failed": 0,
                                 "revoked": 0}
+    # an incomplete credential is not issued, one at a time or from Moodle (nothing is
+    # stored), and the answer says what is missing
+    before = db.query("SELECT count(*) FROM credentials")
+    r = issue(srv.port, world, bare_id, "bare-1")
+    assert_json_error(r, 422)
+    assert "learning_outcomes" in r.json()["error"]["message"]
+    grades = (b"First name,Last name,Email address,Course total (Real)\r\n"
+              b"Ona,Bare,ona.bare@example.org,90\r\n")
+    for dry in ("&dry_run=1", ""):
+        r = call(srv.port, world, "pub", "POST",
+                 f"/api/v1/credentials/import?offer_id={bare_id}&pass_mark=50{dry}",
+                 raw=grades, headers={"Content-Type": "text/csv"})
+        assert_json_error(r, 422)
+        assert "credential template" in r.json()["error"]["message"]
+    assert db.query("SELECT count(*) FROM credentials") == before
     # the template fills what it can: the credential's gaps shrink, the offer's stay
     template = {"awarding_body": {"id": "vdu.lt", "name": {"en": "Vytautas Magnus University"},
                                   "country": "LT"},
@@ -481,6 +496,11 @@ def test_an_institutions_offers_say_what_their_credential_lacks(srv, world, offe
     assert "learning_outcomes" in b["completeness"]["offer"]
     tpl = call(srv.port, world, "pub", "GET", f"/api/v1/offers/{bare_id}/credential-template")
     assert tpl.json()["completeness"]["missing"] == b["completeness"]["missing"]
+    r = issue(srv.port, world, bare_id, "bare-1")
+    assert r.status == 202, r.text()  # complete now
+    b = {x["id"]: x for x in call(srv.port, world, "pub", "GET",
+                                  "/api/v1/institutions/vdu.lt/offers").json()["items"]}[bare_id]
+    assert sum(b["credentials"].values()) == 1
     # counts per state equal the registry's
     full = got[offer]["credentials"]
     for state, n in full.items():
