@@ -33,9 +33,11 @@ after(async () => { await browser?.close(); });
 
 // ---- helpers ----
 
-async function call(pathAndQuery, { token = PUB.token, method = 'GET', accept = 'application/json' } = {}) {
+async function call(pathAndQuery, {
+    token = PUB.token, method = 'GET', accept = 'application/json', headers = {}, body,
+} = {}) {
     const res = await fetch(BASE + pathAndQuery, {
-        method, headers: { Accept: accept, Authorization: `Bearer ${token}` },
+        method, headers: { Accept: accept, Authorization: `Bearer ${token}`, ...headers }, body,
         signal: AbortSignal.timeout(TIMEOUT),
     });
     const text = await res.text();
@@ -140,6 +142,18 @@ test('publisher: publish, complete the template, issue from Moodle, verify, revo
             assert.equal(await row.locator('[data-missing]').getAttribute('data-missing'), offer.completeness.missing.join(' '));
             assert.match(await row.locator('.pub-warning').textContent(), /Missing: .*assessment.*quality assurance/);
             assert.equal((await row.locator('th').textContent()).trim(), 'Open data journalism');
+
+            // ---- not issuable yet: the issue section says so, and so does the server ----
+            await page.goto(`${BASE}/publish?offer=${offer.id}#issue`);
+            await eventually(async () => assert.match(
+                await page.locator('#issue-offer-state').textContent(), /lacks .*assessment.*nothing can be issued/));
+            const refused = await call(`/api/v1/credentials/import?offer_id=${offer.id}&dry_run=1`, {
+                method: 'POST', headers: { 'Content-Type': 'text/csv' },
+                body: 'First name,Last name,Email address,Course total (Real)\r\nOna,P,ona.p@example.lt,90\r\n',
+            });
+            assert.equal(refused.status, 422, refused.text);
+            await tab(page, 'Offers', 'offers');
+            await row.waitFor();
 
             // ---- Fix → the template editor; fill what is missing, save ----
             await row.getByRole('link', { name: /^Fix/ }).click();

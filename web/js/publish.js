@@ -227,12 +227,28 @@ async function loadOffers() {
   return true;
 }
 
+// Under the issue section's offer: whether its credential can be issued (the server
+// refuses one that lacks a mandatory element), with the way to fix it.
+function renderIssueOfferState() {
+  const box = $('issue-offer-state');
+  const o = offersById.get($('issue-offer').value);
+  const missing = ((o && o.completeness && o.completeness.missing) || []).filter((m) => MISSING.includes(m));
+  box.classList.toggle('pub-warning', missing.length > 0);
+  if (!o || !missing.length) {
+    box.replaceChildren();
+    return;
+  }
+  box.replaceChildren(t('pub.issue_incomplete', { fields: missingWords(missing) }), ' ',
+    inPageLink({ href: pageUrl({ offer: o.id }, 'template'), class: 'pub-fix' }, t('pub.fix')));
+}
+
 function fillOfferSelects() {
   const options = () => (offers || []).map((o) => new Option(`${offerTitle(o)} (${o.external_id})`, o.id));
   const issue = $('issue-offer');
   const keepIssue = issue.value || params().get('offer') || '';
   issue.replaceChildren(new Option(t('pub.choose_offer'), ''), ...options());
   if (offersById.has(keepIssue)) issue.value = keepIssue;
+  renderIssueOfferState();
   const reg = $('r-offer');
   const keepReg = reg.value || params().get('r_offer') || '';
   reg.replaceChildren(new Option(t('pub.all_offers'), ''), ...options());
@@ -1002,7 +1018,10 @@ function wire() {
   for (const id of ['issue-offer', 'pass-mark', 'csv-file']) {
     $(id).addEventListener('change', () => { if (!batch || !batch.timer) { batch = null; $('sending').hidden = true; resetIssue(); } });
   }
-  $('issue-offer').addEventListener('change', () => setParams({ offer: $('issue-offer').value }));
+  $('issue-offer').addEventListener('change', () => {
+    setParams({ offer: $('issue-offer').value });
+    renderIssueOfferState();
+  });
   $('issue-btn').addEventListener('click', runImport);
   $('registry-filter').addEventListener('submit', (e) => {
     e.preventDefault();
