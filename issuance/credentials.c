@@ -1,7 +1,8 @@
 /*
- * credentials.c — issuing (DESIGN §5 "Issuance"): the offer's credential template,
- * one learner's credential with an idempotency key, a Moodle gradebook import,
- * the registry (list, CSV, one), revoke, reissue, and the public /verify/{id}.
+ * credentials.c — issuing (DESIGN §5 "Issuance"): the offer's credential template and
+ * the institution's default one, one learner's credential with an idempotency key, a
+ * Moodle gradebook import, the registry (list, CSV, one), revoke, reissue, and the
+ * public /verify/{id}.
  * A credential is built here (issuance/builder.c) and stored with its outbox job
  * in one statement; the outbox (outbox.c) sends it. Re-sending the same key, or
  * re-importing the same file, finds the rows already there and queues nothing.
@@ -1159,28 +1160,21 @@ static void template_put_done(struct api_call *c, struct db_result *res)
     template_reply(c, id, db_result_value(res, 0, 1), tp->canonical.data, NULL);
 }
 
-static void template_put_authed(struct api_call *c, const struct auth_user *u)
+/* The request's template, checked, in its canonical form (out). False after a 400
+ * (not JSON) or 422 (a field is wrong, named by its JSON pointer). */
+static bool template_body(struct api_call *c, struct buf *out)
 {
-    struct template_put *tp = api_call_data(c);
-    const char *id = http_request_param(api_call_request(c), "id");
     const char *body;
     size_t len;
     struct mcx_error err;
     struct iss_template t;
-    char actor[64];
 
-    if (!may_issue(c, u))
-        return;
-    if (!auth_uuid_is_valid(id)) {
-        api_call_fail(c, 404, "not_found", "no offer %s", id);
-        return;
-    }
     if (!api_call_body(c, &body, &len))
-        return;
+        return false;
     struct json_value *syntax_check = json_parse(body, len, 64, &err);
     if (syntax_check == NULL) { /* not JSON at all: the client's syntax (DESIGN §3: 400) */
         api_call_fail(c, 400, "malformed_json", "%s", err.message);
-        return;
+        return false;
     }
     json_value_free(syntax_check);
     iss_template_init(&t);
@@ -1189,10 +1183,27 @@ static void template_put_authed(struct api_call *c, const struct auth_user *u)
         bool syntax = strcmp(err.code, "invalid_template") != 0;
         api_call_fail(c, syntax ? 400 : 422, syntax ? "malformed_json" : "validation_failed", "%s",
                       err.message);
+        return false;
+    }
+    iss_template_write_json(&t, out);
+    iss_template_cleanup(&t);
+    return true;
+}
+
+static void template_put_authed(struct api_call *c, const struct auth_user *u)
+{
+    struct template_put *tp = api_call_data(c);
+    const char *id = http_request_param(api_call_request(c), "id");
+    char actor[64];
+
+    if (!may_issue(c, u))
+        return;
+    if (!auth_uuid_is_valid(id)) {
+        api_call_fail(c, 404, "not_found", "no offer %s", id);
         return;
     }
-    iss_template_write_json(&t, &tp->canonical);
-    iss_template_cleanup(&t);
+    if (!template_body(c, &tp->canonical))
+        return;
     snprintf(actor, sizeof(actor), "user:%s", u->id);
     const char *params[5] = {id, u->role, u->institution_id, tp->canonical.data, actor};
     api_call_db(c, template_put_sql, 5, params, template_put_done);
@@ -1209,6 +1220,128 @@ static void handle_template_put(struct http_request *req, void *arg)
 
     buf_init(&tp->canonical);
     api_call_begin(req, arg, template_put_authed, tp, template_put_free);
+}
+
+/* ---- the institution's default template ---- */
+
+/*
+ * What every offer of an institution without a template of its own inherits:
+ * GET/PUT/DELETE /api/v1/institutions/{id}/credential-template. The reply is
+ * {"institution","template"|null,"updated_at"|null}; a default alone has no
+ * completeness (each offer's is in GET /api/v1/institutions/{id}/offers).
+ */
+#define DEFAULT_JSON(inst, t)                                                                      \
+    "jsonb_build_object('institution', " inst ", 'template', " t ".content, 'updated_at',"         \
+    " recognition_time(" t ".updated_at))::text"
+
+static const char default_get_sql[] =
+    "SELECT CASE WHEN i.id IS NULL THEN 404 ELSE 200 END,"
+    "  CASE WHEN i.id IS NULL THEN 'no institution ' || $1 ELSE " DEFAULT_JSON(
+        "i.id",
+        "t") " END"
+             " FROM (SELECT $1::text) x(want) LEFT JOIN institutions i ON i.id = x.want"
+             " LEFT JOIN credential_templates t ON t.institution_id = i.id AND t.offer_id IS NULL";
+
+/* $1 institution, $2 canonical template, $3 actor. */
+static const char default_put_sql[] =
+    "WITH i AS (SELECT id FROM institutions WHERE id = $1),"
+    " up AS (INSERT INTO credential_templates (institution_id, offer_id, content, updated_by)"
+    "  SELECT i.id, NULL, $2::jsonb, $3 FROM i"
+    "  ON CONFLICT (institution_id) WHERE offer_id IS NULL"
+    "  DO UPDATE SET content = EXCLUDED.content, updated_by = EXCLUDED.updated_by,"
+    "   updated_at = now() RETURNING *),"
+    " aud AS (INSERT INTO audit_log (actor, action, entity, entity_id, after_hash, details)"
+    "  SELECT $3, 'update', 'credential_template', $1, audit_hash($2::jsonb),"
+    "   jsonb_build_object('default', true) FROM up)"
+    " SELECT CASE WHEN EXISTS (SELECT 1 FROM up) THEN 200 ELSE 404 END,"
+    "  coalesce((SELECT " DEFAULT_JSON("up.institution_id", "up") " FROM up),"
+                                                                  "   'no institution ' || $1)";
+
+/* $1 institution, $2 actor: 204 removed (or there was none), 404 no institution. */
+static const char default_delete_sql[] =
+    "WITH i AS (SELECT id FROM institutions WHERE id = $1),"
+    " del AS (DELETE FROM credential_templates WHERE institution_id = $1 AND offer_id IS NULL"
+    "  RETURNING content),"
+    " aud AS (INSERT INTO audit_log (actor, action, entity, entity_id, before_hash, details)"
+    "  SELECT $2, 'delete', 'credential_template', $1, audit_hash(content),"
+    "   jsonb_build_object('default', true) FROM del)"
+    " SELECT EXISTS (SELECT 1 FROM i)";
+
+/* A publisher of the URL's institution, or an admin; false after a 403. */
+static bool may_edit_default(struct api_call *c, const struct auth_user *u, const char *inst)
+{
+    if (!may_issue(c, u))
+        return false;
+    if (strcmp(u->role, "admin") == 0 || strcmp(u->institution_id, inst) == 0)
+        return true;
+    api_call_fail(c, 403, "forbidden", "only a publisher of %s edits its default template", inst);
+    return false;
+}
+
+static void default_get_authed(struct api_call *c, const struct auth_user *u)
+{
+    const char *inst = http_request_param(api_call_request(c), "id");
+
+    if (!may_edit_default(c, u, inst))
+        return;
+    const char *params[1] = {inst};
+    api_call_query(c, default_get_sql, 1, params);
+}
+
+static void default_put_authed(struct api_call *c, const struct auth_user *u)
+{
+    struct template_put *tp = api_call_data(c);
+    const char *inst = http_request_param(api_call_request(c), "id");
+    char actor[64];
+
+    if (!may_edit_default(c, u, inst) || !template_body(c, &tp->canonical))
+        return;
+    snprintf(actor, sizeof(actor), "user:%s", u->id);
+    const char *params[3] = {inst, tp->canonical.data, actor};
+    api_call_query(c, default_put_sql, 3, params);
+}
+
+static void default_deleted(struct api_call *c, struct db_result *res)
+{
+    struct buf empty;
+
+    if (strcmp(db_result_value(res, 0, 0), "t") != 0) {
+        api_call_fail(c, 404, "not_found", "no institution %s",
+                      http_request_param(api_call_request(c), "id"));
+        return;
+    }
+    buf_init(&empty);
+    api_call_reply_buf(c, 204, NULL, &empty);
+}
+
+static void default_delete_authed(struct api_call *c, const struct auth_user *u)
+{
+    const char *inst = http_request_param(api_call_request(c), "id");
+    char actor[64];
+
+    if (!may_edit_default(c, u, inst))
+        return;
+    snprintf(actor, sizeof(actor), "user:%s", u->id);
+    const char *params[2] = {inst, actor};
+    api_call_db(c, default_delete_sql, 2, params, default_deleted);
+}
+
+static void handle_default_get(struct http_request *req, void *arg)
+{
+    api_call_begin(req, arg, default_get_authed, NULL, NULL);
+}
+
+static void handle_default_put(struct http_request *req, void *arg)
+{
+    struct template_put *tp = xcalloc(1, sizeof(*tp));
+
+    buf_init(&tp->canonical);
+    api_call_begin(req, arg, default_put_authed, tp, template_put_free);
+}
+
+static void handle_default_delete(struct http_request *req, void *arg)
+{
+    api_call_begin(req, arg, default_delete_authed, NULL, NULL);
 }
 
 /* ---- GET /verify/{id}: public ---- */
@@ -1278,5 +1411,11 @@ void credentials_routes_add(struct mcxd *app)
     router_add(r, HTTP_GET, "/api/v1/offers/{id}/credential-template", handle_template_get, app, 0);
     router_add(r, HTTP_PUT, "/api/v1/offers/{id}/credential-template", handle_template_put, app,
                ISS_TEMPLATE_MAX_BYTES);
+    router_add(r, HTTP_GET, "/api/v1/institutions/{id}/credential-template", handle_default_get,
+               app, 0);
+    router_add(r, HTTP_PUT, "/api/v1/institutions/{id}/credential-template", handle_default_put,
+               app, ISS_TEMPLATE_MAX_BYTES);
+    router_add(r, HTTP_DELETE, "/api/v1/institutions/{id}/credential-template",
+               handle_default_delete, app, 0);
     router_add(r, HTTP_GET | HTTP_HEAD, "/verify/{id}", handle_verify, app, 0);
 }

@@ -519,3 +519,75 @@ def test_an_institutions_offers_say_what_their_credential_lacks(srv, world, offe
     assert bare_id in {x["id"] for x in call(srv.port, world, "admin", "GET",
                                              "/api/v1/institutions/vdu.lt/offers").json()["items"]}
     db.query("UPDATE offers SET deleted_at = now() WHERE id = '" + bare_id + "'")
+
+
+def test_the_institutions_default_template(srv, world, offer):
+    """GET/PUT/DELETE /api/v1/institutions/{id}/credential-template: what every offer of
+    the institution without a template of its own inherits."""
+    db = world["db"]
+    path = "/api/v1/institutions/vdu.lt/credential-template"
+    bare = {"external_id": "VDU-DEFAULT", "title": {"en": "Inherits the default"},
+            "mode": "online", "ects": 2, "eqf": 6,
+            "learning_outcomes": [{"en": "Describe a data pipeline."}]}
+    items = [{"external_id": "VDU-DEFAULT", "completeness": [], "doc": bare,
+              "hash": hashlib.sha256(json.dumps(bare, sort_keys=True).encode()).hexdigest()}]
+    payload = json.dumps(items).replace("'", "''")
+    db.query(f"SELECT count(*) FROM offers_put_many('vdu.lt', 'test', NULL, '{payload}'::jsonb)")
+    oid = db.query("SELECT id FROM offers WHERE external_id = 'VDU-DEFAULT'")
+
+    def listed():
+        r = call(srv.port, world, "pub", "GET", "/api/v1/institutions/vdu.lt/offers")
+        return {x["id"]: x for x in r.json()["items"]}[oid]
+
+    got = call(srv.port, world, "pub", "GET", path)
+    assert got.status == 200 and got.json() == {"institution": "vdu.lt", "template": None,
+                                                "updated_at": None}, got.text()
+    assert listed()["template"] == "none"
+    assert {"assessment", "quality_assurance"} <= set(listed()["completeness"]["missing"])
+    default = {"awarding_body": {"id": "vdu.lt", "name": {"en": "Vytautas Magnus University"},
+                                 "country": "LT"},
+               "assessment": {"en": "A project assessed by two examiners"},
+               "quality_assurance": {"en": "VDU Study Quality Committee"}}
+    before = int(db.query("SELECT count(*) FROM audit_log WHERE entity = 'credential_template'"))
+    put = call(srv.port, world, "pub", "PUT", path, default)
+    assert put.status == 200, put.text()
+    body = put.json()
+    assert body["institution"] == "vdu.lt" and body["updated_at"]
+    assert body["template"]["quality_assurance"] == default["quality_assurance"]
+    assert call(srv.port, world, "pub", "GET", path).json()["template"] == body["template"]
+    # the offer inherits it: ready to issue, and the offer's own template view says so
+    row = listed()
+    assert row["template"] == "inherited" and row["completeness"]["missing"] == [], row
+    own = call(srv.port, world, "pub", "GET", f"/api/v1/offers/{oid}/credential-template").json()
+    assert own["inherited"] is True and own["completeness"]["missing"] == []
+    assert issue(srv.port, world, oid, "default-1").status == 202
+    assert int(db.query("SELECT count(*) FROM audit_log WHERE entity = 'credential_template'")) \
+        == before + 1
+    # bad input changes nothing
+    bad = dict(default, awarding_body=dict(default["awarding_body"], country="XX"))
+    r = call(srv.port, world, "pub", "PUT", path, bad)
+    assert_json_error(r, 422)
+    assert "awarding_body.country" in r.json()["error"]["message"]
+    assert_json_error(call(srv.port, world, "pub", "PUT", path, raw=b"{"), 400)
+    assert_json_error(call(srv.port, world, "pub", "PUT", path, {"unknown": 1}), 422)
+    assert call(srv.port, world, "pub", "GET", path).json()["template"] == body["template"]
+    # who may
+    for who, status in (("student", 403), ("reg", 403), ("pub-ut", 403), (None, 401)):
+        assert_json_error(call(srv.port, world, who, "GET", path), status)
+        assert_json_error(call(srv.port, world, who, "PUT", path, default), status)
+        assert_json_error(call(srv.port, world, who, "DELETE", path), status)
+    assert call(srv.port, world, "admin", "GET", path).json()["template"] == body["template"]
+    for method in ("GET", "DELETE"):
+        assert_json_error(call(srv.port, world, "admin", method,
+                               "/api/v1/institutions/nowhere.example/credential-template"), 404)
+    assert_json_error(call(srv.port, world, "admin", "PUT",
+                           "/api/v1/institutions/nowhere.example/credential-template", default),
+                      404)
+    # removed: the offer has none again (and cannot be issued)
+    r = call(srv.port, world, "pub", "DELETE", path)
+    assert r.status == 204 and r.body == b"", r.text()
+    assert call(srv.port, world, "pub", "DELETE", path).status == 204  # nothing left: still 204
+    assert call(srv.port, world, "pub", "GET", path).json()["template"] is None
+    assert listed()["template"] == "none"
+    assert_json_error(issue(srv.port, world, oid, "default-2"), 422)
+    db.query(f"UPDATE offers SET deleted_at = now() WHERE id = '{oid}'")
