@@ -980,6 +980,10 @@ static void reissue_source(struct api_call *c, struct db_result *res)
                       err.message);
         return;
     }
+    if (!credential_complete(c, db_result_value(res, 0, 0), has_t ? &t : NULL)) {
+        iss_template_cleanup(&t);
+        return;
+    }
     const char *lj = db_result_value(res, 0, 3), *rj = db_result_value(res, 0, 4);
     struct json_value *lv = json_parse(lj, strlen(lj), 4, &err);
     struct json_value *rv = json_parse(rj, strlen(rj), 4, &err);

@@ -8,8 +8,11 @@
 // with a progress bar until every credential is delivered; the registry lists them,
 // one's /verify page says valid, it is revoked with a reason and /verify says
 // revoked; the CSV export holds the rows. axe-core finds no serious or critical
-// violation in any section; screenshots at 1280 and 360 px. A student, a signed-out
-// visitor and a session the API refuses (403) see who the page is for.
+// violation in any section; screenshots at 1280 and 360 px. The institution's default
+// credential template is set from the page (an offer without its own then inherits
+// it, in the API and on the page), a bad country shows the server's message, and the
+// page's Remove button takes it away again. A student, a signed-out visitor and a
+// session the API refuses (403) see who the page is for.
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
@@ -313,6 +316,128 @@ test('publisher: publish, complete the template, issue from Moodle, verify, revo
             await s.close();
         }
     });
+
+// ---- the institution's default credential template ----
+
+test('publisher: the institution\'s default credential template', { timeout: TEST_TIMEOUT }, async () => {
+    const DEFAULT_API = `/api/v1/institutions/${INST}/credential-template`;
+    const before = await apiAs(DEFAULT_API);
+    assert.equal(before.institution, INST);
+    assert.equal(before.template, null, 'a default template was left behind');
+    const listed = await apiAs(`/api/v1/institutions/${INST}/offers`);
+    const plain = listed.items.find((o) => o.template === 'none');
+    assert.ok(plain, `${INST} has no offer without a template of its own`);
+    const qa = 'Every course is approved by the VMU Study Quality Committee and reviewed every two years.';
+    const assessment = 'A final project assessed by two lecturers against published criteria.';
+
+    const s = await open(browser);
+    try {
+        const { page } = s;
+        await logIn(page, PUB.email, PUB.password, '/publish');
+        await page.locator('#offers-table:not([aria-busy]) tbody tr').first().waitFor();
+        const line = page.locator('#default-line');
+        await eventually(async () => assert.match(await line.textContent(), /^Default credential template: none\./));
+
+        // ---- the default editor: the same form, without the offer's hints or completeness ----
+        await line.getByRole('link', { name: 'Edit the default template', exact: true }).click();
+        await page.waitForURL((u) => u.searchParams.get('offer') === 'default' && u.hash === '#template');
+        await page.locator('#template-body').waitFor();
+        await page.getByRole('heading', { level: 2, name: /^Default credential template of \S/ }).waitFor();
+        assert.equal(await page.locator('#template-completeness').isVisible(), false);
+        for (const id of ['t-ects-from', 't-eqf-from', 'outcomes-from', 'assessment-from', 'qa-from']) {
+            assert.equal(await page.locator(`#${id}`).isVisible(), false, `#${id} shows an offer's value`);
+        }
+        assert.equal(await page.getByRole('button', { name: 'Remove the default', exact: true }).count(), 0);
+        // no default yet: the awarding body comes from the institution's record
+        assert.equal(await page.getByLabel('Institution id').inputValue(), INST);
+        assert.equal(await page.getByLabel('Country code').inputValue(), 'LT');
+        assert.notEqual(await page.getByLabel('Name (English)').inputValue(), '');
+        await page.getByLabel('Assessment (English)').fill(assessment);
+        await page.getByLabel('Quality assurance (English)').fill(qa);
+        // a bad country first: the server's message, as for an offer
+        await page.getByLabel('Country code').fill('XX');
+        await page.getByRole('button', { name: 'Save template', exact: true }).click();
+        await eventually(async () => assert.match(await page.locator('#template-error').textContent(), /^Not saved: awarding_body\.country/));
+        assert.equal(await page.getByLabel('Country code').getAttribute('aria-invalid'), 'true');
+        assert.equal((await apiAs(DEFAULT_API)).template, null, 'the refused default was stored');
+        await page.getByLabel('Country code').fill('LT');
+        await page.getByRole('button', { name: 'Save template', exact: true }).click();
+        await eventually(async () => assert.match(await page.locator('#template-saved').textContent(), /^Saved\. Every offer without a template of its own now uses it/));
+        assert.equal(await page.locator('#template-error').textContent(), '');
+
+        // ---- the API has it, and the offer without its own template inherits it ----
+        const saved = await apiAs(DEFAULT_API);
+        assert.equal(saved.template.awarding_body.id, INST);
+        assert.equal(saved.template.awarding_body.country, 'LT');
+        assert.equal(saved.template.quality_assurance.en, qa);
+        assert.equal(saved.template.assessment.en, assessment);
+        assert.ok(saved.updated_at, 'no updated_at');
+        const after = await apiAs(`/api/v1/institutions/${INST}/offers`);
+        assert.equal(after.items.find((o) => o.id === plain.id).template, 'inherited');
+        const inheriting = after.items.filter((o) => o.template === 'inherited').length;
+        await eventually(async () => assert.match(await page.locator('#template-offer').textContent(),
+            new RegExp(`Used by ${inheriting} offers? without`)));
+        assert.equal(await page.getByRole('button', { name: 'Remove the default', exact: true }).isVisible(), true);
+        await assertAccessible(page, 'default template');
+        await screenshot(page, 'publish-default-template-1280.png');
+
+        // ---- the offers list says so, and the offer's own editor links to the default ----
+        await tab(page, 'Offers', 'offers');
+        await eventually(async () => assert.match(await line.textContent(),
+            new RegExp(`^Default credential template: set, used by ${inheriting} offers?\\.`)));
+        const row = page.locator(`#offers-table tr[data-id="${plain.id}"]`);
+        await eventually(async () => assert.equal(await row.locator('.pub-tpl').getAttribute('data-template'), 'inherited'));
+        assert.match(await row.locator('.pub-tpl').textContent(), /^Uses the default template/);
+        await screenshot(page, 'publish-offers-default-1280.png');
+        await row.getByRole('link', { name: /^(Template|Fix)\b/ }).click();
+        await page.waitForURL((u) => u.searchParams.get('offer') === plain.id && u.hash === '#template');
+        const intro = page.locator('#template-intro');
+        await eventually(async () => assert.match(await intro.textContent(), /uses your institution’s default template; saving here gives it a template of its own/));
+        assert.equal(await page.getByLabel('Quality assurance (English)').inputValue(), qa);
+        await intro.getByRole('link', { name: 'Edit the default template', exact: true }).click();
+        await page.waitForURL((u) => u.searchParams.get('offer') === 'default' && u.hash === '#template');
+        await page.getByRole('heading', { level: 2, name: /^Default credential template of / }).waitFor();
+
+        // ---- 360 px: no sideways scrolling ----
+        await page.setViewportSize({ width: 360, height: 780 });
+        await page.getByRole('button', { name: 'Remove the default', exact: true }).waitFor();
+        assert.ok(await page.evaluate(() => document.documentElement.scrollWidth) <= 360, 'the default editor is wider than 360 px');
+        await screenshot(page, 'publish-default-template-360.png');
+        await page.setViewportSize({ width: 1280, height: 800 });
+
+        // ---- Lithuanian ----
+        await page.getByLabel('Interface language').selectOption('lt');
+        await page.getByRole('heading', { level: 2, name: /^Numatytasis kredencialo šablonas: / }).waitFor();
+        await page.getByRole('button', { name: 'Pašalinti numatytąjį', exact: true }).waitFor();
+        await screenshot(page, 'publish-default-template-lt.png');
+        await page.getByLabel('Sąsajos kalba').selectOption('en');
+        await page.getByRole('heading', { level: 2, name: /^Default credential template of / }).waitFor();
+
+        // ---- remove it through the page, after the confirmation ----
+        await page.getByRole('button', { name: 'Remove the default', exact: true }).click();
+        const dialog = page.getByRole('dialog', { name: 'Remove the default template?' });
+        await dialog.waitFor();
+        assert.match(await dialog.textContent(), new RegExp(`${inheriting} offers? uses? it now`));
+        await dialog.getByRole('button', { name: 'Remove the default template', exact: true }).click();
+        await eventually(async () => assert.match(await page.locator('#template-saved').textContent(), /^Removed\./));
+        assert.equal(await dialog.isVisible(), false);
+        assert.equal(await page.getByRole('button', { name: 'Remove the default', exact: true }).count(), 0);
+        assert.equal(await page.getByLabel('Quality assurance (English)').inputValue(), '');
+        const gone = await apiAs(DEFAULT_API);
+        assert.equal(gone.template, null);
+        const afterRemoval = await apiAs(`/api/v1/institutions/${INST}/offers`);
+        assert.equal(afterRemoval.items.find((o) => o.id === plain.id).template, 'none');
+        await tab(page, 'Offers', 'offers');
+        await eventually(async () => assert.match(await line.textContent(), /^Default credential template: none\./));
+        await eventually(async () => assert.equal(await row.locator('.pub-tpl').getAttribute('data-template'), 'none'));
+        assertClean(s);
+    } finally {
+        await s.close();
+        // whatever happened above, the other tests see the demo offers as before
+        const left = await call(DEFAULT_API);
+        if (left.status === 200 && left.json().template) await call(DEFAULT_API, { method: 'DELETE' });
+    }
+});
 
 // ---- who the page is for ----
 

@@ -590,4 +590,9 @@ def test_the_institutions_default_template(srv, world, offer):
     assert call(srv.port, world, "pub", "GET", path).json()["template"] is None
     assert listed()["template"] == "none"
     assert_json_error(issue(srv.port, world, oid, "default-2"), 422)
+    # nor reissued: a reissue is built from the offer and template as they are now
+    first = db.query("SELECT id FROM credentials WHERE idempotency_key = 'default-1'")
+    r = call(srv.port, world, "pub", "POST", f"/api/v1/credentials/{first}/reissue")
+    assert_json_error(r, 422)
+    assert "quality_assurance" in r.json()["error"]["message"]
     db.query(f"UPDATE offers SET deleted_at = now() WHERE id = '{oid}'")

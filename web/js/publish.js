@@ -5,6 +5,10 @@
 //              the credential's completeness and a "Fix" link to the template;
 //   #template  the credential template of ?offer= (GET/PUT
 //              /api/v1/offers/{id}/credential-template), next to what the offer says;
+//              with ?offer=default the institution's default template, which every
+//              offer without its own inherits (GET/PUT/DELETE
+//              /api/v1/institutions/{id}/credential-template): the same form, without
+//              the offer's values and the completeness check;
 //   #upload    a LOQ "Courses" file (POST …/institutions/{id}/catalogue?mode=) and its
 //              per-offer report;
 //   #issue     a Moodle gradebook export: dry run, then the import, then a progress
@@ -28,6 +32,8 @@ const MISSING = ['title', 'awarding_body', 'country', 'learning_outcomes', 'ects
 const OFFER_ONLY = ['mode'];
 const STATES = ['queued', 'sending', 'delivered', 'failed', 'revoked'];
 const POLL_MS = 500;
+// ?offer= of the institution's default template (offer ids are UUIDs)
+const DEFAULT = 'default';
 
 let user = null;
 let admin = false;
@@ -35,9 +41,10 @@ let inst = ''; // the institution worked for
 let insts = new Map();
 let offers = null; // the offers list's items
 let offersById = new Map();
+let defaultAnswer = null; // GET /institutions/{id}/credential-template; null: not known
 
 // the template editor
-let tplOfferId = null; // whose template the form shows
+let tplOfferId = null; // whose template the form shows (DEFAULT: the institution's default)
 let tplOffer = null; // that offer (GET /offers/{id}), for "what the offer says"
 let tplAnswer = null; // the last GET/PUT answer
 let tplLangs = ['en'];
@@ -65,6 +72,17 @@ function offerTitle(o) {
 
 function missingWords(list) {
   return list.map((m) => t(`pub.missing.${m}`)).join(', ');
+}
+
+function isDefault() { return tplOfferId === DEFAULT; }
+
+function defaultPath() {
+  return `/institutions/${encodeURIComponent(inst)}/credential-template`;
+}
+
+// How many offers use the default now (the offers list says so).
+function inheritingCount() {
+  return (offers || []).filter((o) => o.template === 'inherited').length;
 }
 
 // ---- the address -----------------------------------------------------------------
@@ -172,7 +190,11 @@ function completenessCell(o) {
   const tplLink = (key) => inPageLink({
     href: pageUrl({ offer: o.id }, 'template'), class: 'pub-fix',
   }, [t(key), el('span', { class: 'visually-hidden', text: `: ${title}` })]);
-  const template = el('p', { class: 'muted small pub-tpl', text: t(`pub.tpl.${o.template || 'none'}`) });
+  const template = el('p', { class: 'muted small pub-tpl', 'data-template': o.template || 'none' },
+    o.template === 'inherited'
+      ? inPageLink({ href: pageUrl({ offer: DEFAULT }, 'template') }, [t('pub.tpl.inherited'),
+        el('span', { class: 'visually-hidden', text: `: ${title}` })])
+      : t(`pub.tpl.${o.template || 'none'}`));
   if (!missing.length) {
     return el('div', { class: 'pub-complete', 'data-ready': 'true' },
       el('span', { class: 'pill state-delivered', text: t('pub.ready') }), ' ',
@@ -189,6 +211,24 @@ function completenessCell(o) {
       offerOnly.length ? el('a', { href: '#upload', class: 'pub-fix' },
         t('pub.fix_upload', { fields: missingWords(offerOnly) })) : null),
     template);
+}
+
+// Above the offers: whether the institution has a default template, how many offers
+// use it, and the way to it.
+function renderDefaultLine() {
+  const line = $('default-line');
+  if (!defaultAnswer) { line.hidden = true; return; }
+  const set = Boolean(defaultAnswer.template);
+  line.hidden = false;
+  line.dataset.default = set ? 'set' : 'none';
+  line.replaceChildren(
+    el('strong', { text: t('pub.default_label') }), ' ',
+    el('span', {
+      id: 'default-state', text: set ? plural('pub.default_set', inheritingCount()) : t('pub.default_none'),
+    }),
+    ' ',
+    inPageLink({ href: pageUrl({ offer: DEFAULT }, 'template'), id: 'default-link' }, t('pub.default_edit')),
+  );
 }
 
 function renderOffers() {
@@ -208,14 +248,19 @@ function renderOffers() {
   el('td', { class: 'pub-completeness-cell' }, completenessCell(o)))));
   $('offers-empty').hidden = offers.length > 0;
   fillOfferSelects();
+  renderDefaultLine();
+  if (isDefault()) renderTemplateStatus(); // how many offers use the default
 }
 
 async function loadOffers() {
   $('offers-error').textContent = '';
   $('offers-table').setAttribute('aria-busy', 'true');
+  // the default template beside: the line above the table (a failure only hides it)
+  const dflt = api(defaultPath()).catch(() => null);
   try {
     const r = await api(`/institutions/${encodeURIComponent(inst)}/offers`);
     offers = r.items || [];
+    defaultAnswer = await dflt;
   } catch (err) {
     $('offers-table').removeAttribute('aria-busy');
     if (gateFor(err)) return false;
@@ -341,7 +386,16 @@ function listText(list) {
   return (list || []).map((m) => pickText(m)).filter(Boolean).join(' · ');
 }
 
+const OFFER_HINTS = ['title-from', 't-ects-from', 't-eqf-from', 'outcomes-from', 'assessment-from', 'qa-from'];
+
 function renderTemplateHints() {
+  if (isDefault()) {
+    // no offer to compare with; only the title's warning: a default title would be
+    // every offer's
+    for (const id of OFFER_HINTS) fromOffer(id, '');
+    fromOffer('title-from', t('pub.default_title_hint'));
+    return;
+  }
   const o = tplOffer || {};
   fromOffer('title-from', pickText(o.title) ? t('pub.title_from', { value: pickText(o.title) }) : '');
   fromOffer('t-ects-from', typeof o.ects === 'number'
@@ -355,16 +409,41 @@ function renderTemplateHints() {
     ? t('pub.from_offer', { value: pickText(o.quality_assurance) }) : t('pub.offer_lacks'));
 }
 
+function defaultLink(key) {
+  return inPageLink({ href: pageUrl({ offer: DEFAULT }, 'template'), class: 'pub-default-link' }, t(key));
+}
+
+// The default's editor: whose default, whether it is set and how many offers use it.
+function renderDefaultStatus() {
+  const set = Boolean(tplAnswer.template);
+  $('template-heading').textContent = t('pub.default_heading', { inst: institutionName(insts.get(inst), inst) });
+  const when = set && tplAnswer.updated_at
+    ? ` ${t('pub.default_updated', { date: formatDateTime(tplAnswer.updated_at) })}` : '';
+  $('template-offer').replaceChildren(el('span', { class: `pill ${set ? 'state-delivered' : 'state-revoked'}`,
+    text: t(set ? 'pub.default_is_set' : 'pub.default_is_none') }), ' ',
+  el('span', { text: (set ? plural('pub.default_used', inheritingCount()) : t('pub.default_none_yet')) + when }));
+  $('template-intro').textContent = t('pub.default_intro');
+  const box = $('template-completeness');
+  box.hidden = true;
+  box.replaceChildren();
+  $('default-remove').hidden = !set;
+}
+
 function renderTemplateStatus() {
   if (!tplAnswer) return;
+  if (isDefault()) { renderDefaultStatus(); return; }
+  $('template-heading').textContent = t('pub.template');
+  $('default-remove').hidden = true;
   const o = offersById.get(tplOfferId) || tplOffer || {};
   $('template-offer').replaceChildren(
     el('strong', {}, textNode(o.title, o.external_id || tplOfferId)), ' ',
     o.external_id ? el('code', { text: o.external_id }) : '');
-  $('template-intro').textContent = tplAnswer.inherited ? t('pub.template_inherited')
-    : tplAnswer.template ? t('pub.template_own') : t('pub.template_new');
+  $('template-intro').replaceChildren(...(tplAnswer.inherited
+    ? [t('pub.template_inherited'), ' ', defaultLink('pub.default_edit')]
+    : [tplAnswer.template ? t('pub.template_own') : t('pub.template_new')]));
   const missing = (tplAnswer.completeness && tplAnswer.completeness.missing) || [];
   const box = $('template-completeness');
+  box.hidden = false;
   box.dataset.missing = missing.join(' ');
   if (!missing.length) {
     box.className = 'pub-completeness is-ready';
@@ -438,8 +517,9 @@ async function loadTemplate(offerId) {
   $('template-body').hidden = true;
   $('template-saved').textContent = '';
   $('template-none').hidden = true;
+  $('template-heading').textContent = t(offerId === DEFAULT ? 'pub.default_template' : 'pub.template');
   try {
-    const [answer, offer] = await Promise.all([
+    const [answer, offer] = await Promise.all(offerId === DEFAULT ? [api(defaultPath()), null] : [
       api(`/offers/${encodeURIComponent(offerId)}/credential-template`),
       api(`/offers/${encodeURIComponent(offerId)}`).catch(() => null),
     ]);
@@ -450,8 +530,8 @@ async function loadTemplate(offerId) {
     if (tplOfferId !== offerId) return;
     if (err.status === 401) { showGate(false); return; }
     $('template-none').hidden = false;
-    $('template-none').textContent = err.status === 404 || err.status === 403
-      ? t('pub.template_not_found') : err.message;
+    $('template-none').textContent = offerId === DEFAULT ? `${t('pub.default_error')} ${err.message}`
+      : err.status === 404 || err.status === 403 ? t('pub.template_not_found') : err.message;
     return;
   }
   fillTemplateForm();
@@ -508,14 +588,18 @@ async function saveTemplate(e) {
   btn.disabled = true;
   btn.textContent = t('pub.saving');
   const offerId = tplOfferId;
+  const dflt = offerId === DEFAULT;
   try {
-    tplAnswer = await api(`/offers/${encodeURIComponent(offerId)}/credential-template`,
+    const answer = await api(dflt ? defaultPath() : `/offers/${encodeURIComponent(offerId)}/credential-template`,
       { method: 'PUT', body: collectTemplate() });
+    if (tplOfferId !== offerId) return;
+    tplAnswer = answer;
+    if (dflt) defaultAnswer = answer;
     renderTemplateStatus();
     const missing = (tplAnswer.completeness && tplAnswer.completeness.missing) || [];
-    $('template-saved').textContent = missing.length
-      ? t('pub.saved_missing', { fields: missingWords(missing) }) : t('pub.saved_ready');
-    loadOffers();
+    $('template-saved').textContent = dflt ? t('pub.default_saved')
+      : missing.length ? t('pub.saved_missing', { fields: missingWords(missing) }) : t('pub.saved_ready');
+    loadOffers(); // each offer's template and completeness follow
   } catch (err) {
     if (gateFor(err)) return;
     const msg = err.status === 422 || err.status === 400 ? t('pub.template_refused', { message: err.message }) : err.message;
@@ -530,6 +614,48 @@ async function saveTemplate(e) {
     btn.disabled = false;
     btn.textContent = t('pub.template_save');
   }
+}
+
+// Remove the default (after the dialog's confirmation): offers without their own
+// template then have none.
+function openRemoveDefault() {
+  const n = inheritingCount();
+  $('default-remove-text').textContent = `${plural('pub.default_remove_used', n)} ${t('pub.default_remove_text')}`;
+  $('default-remove-error').textContent = '';
+  $('default-remove-dialog').showModal();
+  $('default-remove-cancel').focus();
+}
+
+function closeRemoveDefault() {
+  const d = $('default-remove-dialog');
+  if (d.open) d.close();
+}
+
+async function removeDefault(e) {
+  e.preventDefault();
+  const btn = $('default-remove-confirm');
+  btn.disabled = true;
+  $('default-remove-error').textContent = '';
+  try {
+    await api(defaultPath(), { method: 'DELETE' });
+  } catch (err) {
+    btn.disabled = false;
+    if (err.status === 401 || err.status === 403) { closeRemoveDefault(); gateFor(err); return; }
+    $('default-remove-error').textContent = err.message;
+    return;
+  }
+  btn.disabled = false;
+  closeRemoveDefault();
+  defaultAnswer = { institution: inst, template: null, updated_at: null };
+  if (isDefault()) {
+    tplAnswer = defaultAnswer;
+    fillTemplateForm(); // the awarding body from the institution's record again
+    renderTemplateHints();
+    renderTemplateStatus();
+    $('template-saved').textContent = t('pub.default_removed');
+    $('template').focus();
+  }
+  loadOffers();
 }
 
 // ---- upload a LOQ file -----------------------------------------------------------------
@@ -1039,6 +1165,13 @@ function wire() {
     $('r-state').value = '';
     $('r-learner').value = '';
     syncRegistryAddress();
+  });
+  $('default-remove').addEventListener('click', openRemoveDefault);
+  $('default-remove-form').addEventListener('submit', removeDefault);
+  $('default-remove-cancel').addEventListener('click', closeRemoveDefault);
+  $('default-remove-dialog').addEventListener('close', () => {
+    const b = $('default-remove');
+    if (!b.hidden) b.focus();
   });
   $('revoke-form').addEventListener('submit', submitRevoke);
   $('revoke-cancel').addEventListener('click', closeRevoke);
