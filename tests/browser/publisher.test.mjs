@@ -441,6 +441,40 @@ test('publisher: the institution\'s default credential template', { timeout: TES
 
 // ---- who the page is for ----
 
+test('publisher: a failed credential is sent again from the registry', { timeout: TEST_TIMEOUT }, async () => {
+    // test_browser.py put one in the registry: EDCI refused it (a wrong access token)
+    const failed = (await apiAs('/api/v1/credentials?state=failed&learner=jonas@example.lt')).items[0];
+    assert.ok(failed, 'the fixture has no failed credential');
+    const s = await open(browser);
+    try {
+        const { page } = s;
+        await logIn(page, PUB.email, PUB.password, '/publish?state=failed#registry');
+        const row = page.locator(`#registry-table tr[data-id="${failed.id}"]`);
+        await row.waitFor();
+        assert.equal(await row.getAttribute('data-state'), 'failed');
+        assert.match(await row.textContent(), /access token was refused/);
+        assert.equal(await row.locator('a.pub-verify').count(), 0, 'a failed credential has no Verify link');
+        await assertAccessible(page, 'registry with a failed credential');
+        await row.getByRole('button', { name: 'Send again: the credential of Jonas Jonaitis', exact: true }).click();
+        await eventually(async () => assert.match(await page.locator('#registry-status').textContent(),
+            /queued again as a new credential/));
+        // a new credential, reissue_of the failed one, reaches the issuer; the old one stays failed
+        const again = await eventually(async () => {
+            const all = (await apiAs('/api/v1/credentials?learner=jonas@example.lt')).items;
+            const next = all.find((c) => c.reissue_of === failed.id);
+            assert.ok(next, 'no reissue of the failed credential');
+            assert.equal(next.state, 'delivered');
+            return next;
+        }, { timeout: 60000 });
+        assert.equal((await apiAs(`/api/v1/credentials/${failed.id}`)).state, 'failed');
+        await page.goto(`${BASE}/publish?learner=jonas%40example.lt#registry`);
+        await page.locator(`#registry-table tr[data-id="${again.id}"][data-state="delivered"]`).waitFor();
+        assertClean(s);
+    } finally {
+        await s.close();
+    }
+});
+
 test('publisher page: for publishers only', { timeout: TEST_TIMEOUT }, async () => {
     assert.ok(STAFF.student && STAFF.student.token, 'MCX_STAFF has no student');
     const s = await open(browser);

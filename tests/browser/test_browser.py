@@ -103,6 +103,16 @@ def demo(db):
             " now(), " + ("now()" if reason else "NULL") + ", "
             + ("'" + reason + "'" if reason else "NULL") + ", 'test'"
             " FROM offers WHERE institution_id = 'vdu.lt' LIMIT 1")
+    # one that failed (EDCI refused it): the publisher page sends it again
+    db.query(
+        "INSERT INTO credentials (institution_id, offer_id, idempotency_key, learner,"
+        " learner_name, learner_email, result, title, document, state, attempts, last_error,"
+        " created_by)"
+        " SELECT 'vdu.lt', id, 'browser-failed', '{\"given_name\": \"Jonas\","
+        " \"family_name\": \"Jonaitis\", \"email\": \"jonas@example.lt\"}',"
+        " 'Jonas Jonaitis', 'jonas@example.lt', '{\"grade\": \"9\", \"date\": \"2026-11-20\"}',"
+        " 'Data literacy', '{}', 'failed', 3, 'EDCI answered 401: the access token was refused',"
+        " 'test' FROM offers WHERE institution_id = 'vdu.lt' LIMIT 1")
     tokens["verify"] = {
         "valid": db.query("SELECT id FROM credentials WHERE idempotency_key = 'browser-delivered'"),
         "revoked": db.query("SELECT id FROM credentials WHERE idempotency_key = 'browser-revoked'"),

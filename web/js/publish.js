@@ -974,6 +974,14 @@ function renderRegistry() {
         'aria-label': t('pub.verify_label', { name }),
       }, t('pub.verify'))
       : null);
+    if (c.state === 'failed') {
+      const again = el('button', {
+        type: 'button', class: 'secondary pub-reissue', 'aria-label': t('pub.send_again_label', { name }),
+        text: t('pub.send_again'),
+      });
+      again.addEventListener('click', () => sendAgain(c, again));
+      actions.append(again);
+    }
     if (c.state !== 'revoked') {
       const btn = el('button', {
         type: 'button', class: 'secondary pub-revoke', 'aria-label': t('pub.revoke_label', { name }),
@@ -994,6 +1002,23 @@ function renderRegistry() {
   }));
   $('registry-empty').hidden = items.length > 0;
   $('registry-total').textContent = plural('pub.credentials', items.length);
+}
+
+// A failed credential, once its cause is fixed, goes again as a new credential (POST
+// …/reissue: a new id, `reissue_of` the failed one, which stays failed).
+async function sendAgain(c, button) {
+  $('registry-error').textContent = '';
+  $('registry-status').textContent = '';
+  button.disabled = true;
+  try {
+    await api(`/credentials/${encodeURIComponent(c.id)}/reissue`, { method: 'POST' });
+    $('registry-status').textContent = t('pub.sent_again', { name: learnerName(c) });
+    await Promise.all([loadRegistry(), loadOffers()]);
+  } catch (err) {
+    if (gateFor(err)) return;
+    button.disabled = false;
+    $('registry-error').textContent = `${t('pub.registry_error')} ${err.message}`;
+  }
 }
 
 let registrySeq = 0;
