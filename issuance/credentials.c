@@ -35,7 +35,8 @@
 
 #define IMPORT_MAX_BODY (16 * 1024 * 1024)
 #define IMPORT_MAX_ROWS 20000
-#define REGISTRY_MAX 5000
+#define REGISTRY_MAX 5000       /* JSON: the newest; `counts` tells how many match */
+#define REGISTRY_CSV_MAX 100000 /* an export: everything an institution plausibly has */
 
 /* ---- shared pieces ---- */
 
@@ -835,9 +836,10 @@ static void list_authed(struct api_call *c, const struct auth_user *u)
         api_call_fail(c, 400, "invalid_parameter", "learner: an e-mail address or a name");
         return;
     }
-    snprintf(limit, sizeof(limit), "%d", REGISTRY_MAX);
+    bool csv = accept != NULL && strncasecmp(accept, "text/csv", 8) == 0;
+    snprintf(limit, sizeof(limit), "%d", csv ? REGISTRY_CSV_MAX : REGISTRY_MAX);
     const char *params[8] = {u->role, u->institution_id, offer, state, learner, limit, batch, inst};
-    if (accept != NULL && strncasecmp(accept, "text/csv", 8) == 0)
+    if (csv)
         api_call_db(c, csv_sql, 8, params, registry_csv);
     else
         api_call_query(c, list_sql, 8, params);

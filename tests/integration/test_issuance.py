@@ -596,3 +596,26 @@ def test_the_institutions_default_template(srv, world, offer):
     assert_json_error(r, 422)
     assert "quality_assurance" in r.json()["error"]["message"]
     db.query(f"UPDATE offers SET deleted_at = now() WHERE id = '{oid}'")
+
+
+def test_the_registry_lists_the_newest_and_exports_all(srv, world, offer):
+    """JSON: the newest 5,000 with counts of every match; CSV: all of them."""
+    db = world["db"]
+    db.query("INSERT INTO credentials (institution_id, offer_id, idempotency_key, learner,"
+             " learner_name, learner_email, result, title, document, state, delivered_at,"
+             " created_by, created_at)"
+             f" SELECT 'vdu.lt', '{offer}', 'bulk-' || g, NULL, 'Bulkrow Learner ' || g, NULL,"
+             " '{}', 'Data science', '', 'delivered', now(), 'test',"
+             " now() - g * interval '1 second' FROM generate_series(1, 5100) g")
+    try:
+        r = call(srv.port, world, "pub", "GET", "/api/v1/credentials?learner=Bulkrow")
+        assert r.status == 200, r.text()
+        body = r.json()
+        assert len(body["items"]) == 5000 and body["counts"]["delivered"] == 5100
+        assert body["items"][0]["idempotency_key"] == "bulk-1"  # the newest first
+        r = call(srv.port, world, "pub", "GET", "/api/v1/credentials?learner=Bulkrow",
+                 headers={"Accept": "text/csv"})
+        rows = list(csv.DictReader(io.StringIO(r.body.decode())))
+        assert len(rows) == 5100 and rows[-1]["learner"] == "Bulkrow Learner 5100"
+    finally:
+        db.query("DELETE FROM credentials WHERE idempotency_key LIKE 'bulk-%'")

@@ -1001,7 +1001,15 @@ function renderRegistry() {
       actions);
   }));
   $('registry-empty').hidden = items.length > 0;
-  $('registry-total').textContent = plural('pub.credentials', items.length);
+  // the API lists the newest 5,000; `counts` (every state, unless one is chosen) says
+  // how many match
+  const counts = registry.counts || {};
+  const state = $('r-state').value;
+  const matching = state ? (counts[state] || 0)
+    : Object.values(counts).reduce((a, n) => a + (Number(n) || 0), 0);
+  $('registry-total').textContent = matching > items.length
+    ? t('pub.registry_newest', { n: formatNumber(items.length), m: formatNumber(matching) })
+    : plural('pub.credentials', items.length);
 }
 
 // A failed credential, once its cause is fixed, goes again as a new credential (POST
