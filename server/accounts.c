@@ -339,13 +339,20 @@ static int name_read(const char *s, char **out, struct mcx_error *err)
     return 0;
 }
 
-/* A new password: long enough to resist guessing, short enough for scrypt's input. */
-static int password_read(const char *s, char *out, size_t size, struct mcx_error *err)
+int accounts_password_check(const char *s, struct mcx_error *err)
 {
     if (strlen(s) > AUTH_PASSWORD_MAX_LEN)
         return field_error(err, "password", "is longer than 1024 bytes");
     if (utf8_chars(s) < ACCOUNTS_PASSWORD_MIN_CHARS)
         return field_error(err, "password", "needs at least 10 characters");
+    return 0;
+}
+
+/* A new password: long enough to resist guessing, short enough for scrypt's input. */
+static int password_read(const char *s, char *out, size_t size, struct mcx_error *err)
+{
+    if (accounts_password_check(s, err) < 0)
+        return -1;
     mcx_strlcpy(out, s, size);
     return 0;
 }

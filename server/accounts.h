@@ -24,4 +24,9 @@ void accounts_routes_add(struct mcxd *app);
  * typed). -1 if it does not fit out. */
 int accounts_email_normalise(const char *s, char out[256]);
 
+/* A new password: at least ACCOUNTS_PASSWORD_MIN_CHARS characters, at most
+ * AUTH_PASSWORD_MAX_LEN bytes. 0, or -1 with a 422 message (path /password) in err. */
+struct mcx_error;
+int accounts_password_check(const char *password, struct mcx_error *err);
+
 #endif

@@ -306,16 +306,6 @@ static void staff_hash_work(void *data)
     OPENSSL_cleanse(j->password, sizeof(j->password));
 }
 
-/* Unicode code points of valid UTF-8 (what a person calls characters, near enough). */
-static size_t utf8_chars(const char *s)
-{
-    size_t n = 0;
-
-    for (; *s != '\0'; s++)
-        n += ((unsigned char)*s & 0xc0) != 0x80;
-    return n;
-}
-
 /* The body's fields into sn; -1 with the message in err (all 422: valid JSON, bad
  * content). The password is generated when the body gives none. */
 static int staff_read(struct staff_new *sn, const struct json_value *v, struct mcx_error *err)
@@ -358,12 +348,8 @@ static int staff_read(struct staff_new *sn, const struct json_value *v, struct m
         }
         return 0;
     }
-    if (strlen(password) > AUTH_PASSWORD_MAX_LEN ||
-        utf8_chars(password) < ACCOUNTS_PASSWORD_MIN_CHARS) {
-        mcx_error_set(err, "validation_failed", "password needs %d to 1024 bytes of characters",
-                      ACCOUNTS_PASSWORD_MIN_CHARS);
+    if (accounts_password_check(password, err) < 0)
         return -1;
-    }
     mcx_strlcpy(sn->password, password, sizeof(sn->password));
     return 0;
 }
