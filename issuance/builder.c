@@ -230,6 +230,8 @@ static void ptr_dotted(const char *ptr, char *out, size_t size)
             if (seg[i] == '~' && i + 1 < len) {
                 out[o++] = seg[i + 1] == '1' ? '/' : '~';
                 i++;
+            } else if ((unsigned char)seg[i] < 0x20 || seg[i] == 0x7f) {
+                out[o++] = '?'; /* a key's control character: the message stays one line */
             } else {
                 out[o++] = seg[i];
             }
@@ -239,6 +241,7 @@ static void ptr_dotted(const char *ptr, char *out, size_t size)
         ptr = seg + len;
         out[o < size ? o : size - 1] = '\0';
     }
+    out[mcx_utf8_cut(out, strlen(out))] = '\0'; /* a long name cut: not mid-character */
     if (o == 0)
         mcx_strlcpy(out, "template", size);
 }

@@ -158,8 +158,26 @@ void mcx_error_set(struct mcx_error *err, const char *code, const char *fmt, ...
     mcx_error_clear(err);
     mcx_strlcpy(err->code, code, sizeof(err->code));
     va_start(ap, fmt);
-    vsnprintf(err->message, sizeof(err->message), fmt, ap);
+    int n = vsnprintf(err->message, sizeof(err->message), fmt, ap);
     va_end(ap);
+    if (n >= (int)sizeof(err->message)) /* cut: never in the middle of a character */
+        err->message[mcx_utf8_cut(err->message, strlen(err->message))] = '\0';
+}
+
+size_t mcx_utf8_cut(const char *s, size_t len)
+{
+    size_t i = len, back = 0;
+
+    /* up to three continuation bytes end the text: find the lead byte before them */
+    while (i > 0 && back < 3 && ((unsigned char)s[i - 1] & 0xc0) == 0x80) {
+        i--;
+        back++;
+    }
+    if (i == 0)
+        return len; /* no lead byte: nothing a cut could have split */
+    unsigned char lead = (unsigned char)s[i - 1];
+    size_t need = lead >= 0xf0 ? 4 : lead >= 0xe0 ? 3 : lead >= 0xc0 ? 2 : 1;
+    return back + 1 >= need ? len : i - 1;
 }
 
 void mcx_error_clear(struct mcx_error *err)

@@ -59,6 +59,9 @@ int64_t mcx_now_us(void);
 
 /* Copies at most size-1 bytes and always terminates; returns strlen(src). */
 size_t mcx_strlcpy(char *dst, const char *src, size_t size);
+/* The longest prefix of s[0..len) that does not end inside a UTF-8 sequence: where
+ * to cut a text that is too long without leaving half a character. */
+size_t mcx_utf8_cut(const char *s, size_t len);
 
 /* Strict decimal parsers: whole string, in range, else -1. */
 int mcx_parse_int(const char *s, long min, long max, long *out);

@@ -325,6 +325,51 @@ static void test_strlcpy(void **state)
     assert_int_equal(untouched, 'X');
 }
 
+/* ---- mcx_utf8_cut ---- */
+
+static void test_utf8_cut(void **state)
+{
+    (void)state;
+    /* "ą" is C4 85, "€" E2 82 AC, "𝄞" F0 9D 84 9E */
+    static const struct {
+        const char *s;
+        size_t len, want;
+    } cases[] = {
+        {"", 0, 0},
+        {"abc", 3, 3},
+        {"a\xc4\x85", 3, 3},          /* whole: kept */
+        {"a\xc4\x85", 2, 1},          /* the lead byte alone: cut before it */
+        {"x\xe2\x82\xac", 4, 4},      /* a whole 3-byte character */
+        {"x\xe2\x82\xac", 3, 1},      /* two of its three bytes */
+        {"x\xe2\x82\xac", 2, 1},      /* one */
+        {"\xf0\x9d\x84\x9e", 4, 4},   /* a whole 4-byte character */
+        {"\xf0\x9d\x84\x9e", 3, 0},   /* three of four: nothing left */
+        {"ab\x85\x85\x85\x85", 6, 6}, /* stray continuation bytes: not a cut's doing */
+    };
+
+    for (size_t i = 0; i < MCX_ARRAY_LEN(cases); i++)
+        assert_int_equal(mcx_utf8_cut(cases[i].s, cases[i].len), cases[i].want);
+
+    /* an error message cut at its size ends on a whole character, whichever byte
+     * the limit falls on (two-byte letters, shifted by zero and by one) */
+    for (size_t shift = 0; shift < 2; shift++) {
+        struct mcx_error err;
+        char lt[2048];
+        size_t n = 0;
+        if (shift)
+            lt[n++] = 'x';
+        while (n + 2 < sizeof(lt)) {
+            lt[n++] = '\xc4';
+            lt[n++] = '\x85';
+        }
+        lt[n] = '\0';
+        mcx_error_set(&err, "c", "%s", lt);
+        size_t m = strlen(err.message);
+        assert_true(m > 0 && m < sizeof(err.message));
+        assert_int_equal(mcx_utf8_cut(err.message, m), m);
+    }
+}
+
 /* ---- mcx_parse_int ---- */
 
 static void test_parse_int(void **state)
@@ -521,6 +566,7 @@ int main(void)
         cmocka_unit_test(test_xalloc),
         cmocka_unit_test(test_error_set_clear),
         cmocka_unit_test(test_strlcpy),
+        cmocka_unit_test(test_utf8_cut),
         cmocka_unit_test(test_parse_int),
         cmocka_unit_test(test_parse_double),
         cmocka_unit_test(test_random_hex),
