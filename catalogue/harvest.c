@@ -172,11 +172,21 @@ static void job_recorded(struct db_result *res, const struct db_error *err, void
     job_free(j);
 }
 
+/*
+ * A partner's run history is bounded: each recorded run drops what lies beyond the
+ * newest HARVEST_RUNS_KEPT (a month and more at the default hourly interval), so the
+ * table does not grow for ever. The new run is not seen by the DELETE (one snapshot):
+ * a partner keeps at most HARVEST_RUNS_KEPT + 1.
+ */
+#define HARVEST_RUNS_KEPT "1000"
+
 static const char record_sql[] =
     "WITH r AS (INSERT INTO harvest_runs (partner_id, node, started_at, status, http_status, "
     "  bytes, fetched, accepted, unchanged, removed, rejected, error) "
     "  VALUES ($1, $2, $3::timestamptz, $4, nullif($5, '0')::int, $6::bigint, $7::int, $8::int, "
-    "          $9::int, $10::int, $11::int, nullif($12, ''))) "
+    "          $9::int, $10::int, $11::int, nullif($12, ''))), "
+    "old AS (DELETE FROM harvest_runs WHERE partner_id = $1 AND id <= (SELECT id FROM harvest_runs "
+    "  WHERE partner_id = $1 ORDER BY id DESC OFFSET " HARVEST_RUNS_KEPT " LIMIT 1)) "
     "UPDATE partners SET "
     "  etag = CASE WHEN $4 = 'ok' THEN nullif($13, '') ELSE etag END, "
     "  last_modified = CASE WHEN $4 = 'ok' THEN nullif($14, '') ELSE last_modified END, "

@@ -478,3 +478,25 @@ def test_ewp_feed_errors_are_clear(mcxd, db, admin, feeds):
                 fmt="ewp", country="PL")
     run = wait_run(srv.port, admin, "bad.edu.pl")["last_run"]
     assert run["status"] == "failed" and "discovery manifest URL" in run["error"], run
+
+
+def test_run_history_is_bounded(mcxd, db, admin, feeds):
+    """Each recorded run drops the partner's runs beyond the newest 1,000."""
+    srv = mcxd("--harvest-tick-ms", "100")
+    add_partner(srv.port, admin, "history.example", feeds.url("/sample.xml"))
+    wait_run(srv.port, admin, "history.example")
+    db.query("INSERT INTO harvest_runs (partner_id, node, started_at, finished_at, status)"
+             " SELECT 'history.example', 'old', now() - g * interval '1 hour',"
+             "  now() - g * interval '1 hour', 'ok' FROM generate_series(1, 1200) g")
+    assert int(db.query("SELECT count(*) FROM harvest_runs WHERE partner_id = 'history.example'")) \
+        == 1201
+    other = int(db.query("SELECT count(*) FROM harvest_runs WHERE partner_id <> 'history.example'"))
+    newest = db.query("SELECT max(id) FROM harvest_runs WHERE partner_id = 'history.example'")
+    p = trigger(srv.port, admin, "history.example")
+    kept = int(db.query("SELECT count(*) FROM harvest_runs WHERE partner_id = 'history.example'"))
+    assert kept == 1001, kept
+    assert db.query("SELECT count(*) FROM harvest_runs WHERE partner_id = 'history.example'"
+                    f" AND id >= {newest}") == "2"  # the newest before, and the new one
+    assert p["last_run"]["id"] > int(newest)
+    assert int(db.query("SELECT count(*) FROM harvest_runs"
+                        " WHERE partner_id <> 'history.example'")) >= other  # others untouched
