@@ -547,6 +547,24 @@ static bool request_id_is_valid(const char *id)
     return true;
 }
 
+/* "<prefix>-<n in hex>", the request id (X-Request-Id), without printf: every request
+ * makes one. */
+static void request_id(char *out, size_t size, const char *prefix, unsigned long long n)
+{
+    static const char hex[] = "0123456789abcdef";
+    char digits[17];
+    size_t i = sizeof(digits) - 1, o = mcx_strlcpy(out, prefix, size);
+
+    digits[i] = '\0';
+    do
+        digits[--i] = hex[n & 15];
+    while ((n >>= 4) != 0);
+    if (o + 1 < size) {
+        out[o++] = '-';
+        mcx_strlcpy(out + o, digits + i, size - o);
+    }
+}
+
 static struct http_request *request_new(struct http_conn *c)
 {
     struct http_server *s = c->server;
@@ -560,7 +578,7 @@ static struct http_request *request_new(struct http_conn *c)
     req->head.method_name = "-";
     buf_init(&req->body);
     buf_init(&req->resp_headers);
-    snprintf(req->id, sizeof(req->id), "%s-%llx", s->id_prefix, (unsigned long long)++s->next_id);
+    request_id(req->id, sizeof(req->id), s->id_prefix, ++s->next_id);
     c->req = req;
     s->inflight++;
     return req;
@@ -737,7 +755,10 @@ void http_response_header(struct http_request *req, const char *name, const char
     /* Refuse to emit a header that could split the response. */
     if (strpbrk(name, "\r\n:") != NULL || strpbrk(value, "\r\n") != NULL)
         return;
-    buf_printf(&req->resp_headers, "%s: %s\r\n", name, value);
+    buf_puts(&req->resp_headers, name);
+    buf_append(&req->resp_headers, ": ", 2);
+    buf_puts(&req->resp_headers, value);
+    buf_append(&req->resp_headers, "\r\n", 2);
 }
 
 static bool status_has_body(int status)
@@ -745,27 +766,72 @@ static bool status_has_body(int status)
     return !(status == 204 || status == 304 || (status >= 100 && status < 200));
 }
 
+/*
+ * The response head, assembled without printf (every reply writes one: the hot path
+ * of /healthz). What goes in is bounded — a reason phrase, the date, the request id
+ * (< 72), "keep-alive", a content type (at most HEAD_CTYPE_MAX, else a generic one)
+ * and a number — so it always fits; head_put would stop at the end rather than
+ * overrun.
+ */
+#define HEAD_CTYPE_MAX 200
+struct head {
+    char b[640];
+    size_t n;
+};
+
+static void head_put(struct head *h, const char *s)
+{
+    size_t len = strlen(s);
+
+    if (len > sizeof(h->b) - h->n)
+        len = sizeof(h->b) - h->n;
+    memcpy(h->b + h->n, s, len);
+    h->n += len;
+}
+
+static void head_num(struct head *h, unsigned long long v)
+{
+    char digits[24];
+    size_t i = sizeof(digits) - 1;
+
+    digits[i] = '\0';
+    do
+        digits[--i] = (char)('0' + v % 10);
+    while ((v /= 10) != 0);
+    head_put(h, digits + i);
+}
+
 /* Writes the status line and headers; chunked when len < 0. */
 static void write_head(struct http_request *req, int status, const char *ctype, long long len)
 {
     struct http_conn *c = req->conn;
     struct evbuffer *out = bufferevent_get_output(c->bev);
-    char head[512];
-    int n;
+    struct head h = {.n = 0};
 
     if (c->server->is_draining)
         c->close_after = true;
-    n = snprintf(head, sizeof(head),
-                 "HTTP/1.1 %d %s\r\nDate: %s\r\nX-Request-Id: %s\r\nConnection: %s\r\n", status,
-                 http_status_reason(status), server_date(c->server), req->id,
-                 c->close_after ? "close" : "keep-alive");
-    evbuffer_add(out, head, (size_t)n);
-    if (ctype != NULL && status_has_body(status))
-        evbuffer_add_printf(out, "Content-Type: %s\r\n", ctype);
-    if (len < 0)
-        evbuffer_add(out, "Transfer-Encoding: chunked\r\n", 28);
-    else if (status_has_body(status))
-        evbuffer_add_printf(out, "Content-Length: %lld\r\n", len);
+    head_put(&h, "HTTP/1.1 ");
+    head_num(&h, (unsigned long long)status);
+    head_put(&h, " ");
+    head_put(&h, http_status_reason(status));
+    head_put(&h, "\r\nDate: ");
+    head_put(&h, server_date(c->server));
+    head_put(&h, "\r\nX-Request-Id: ");
+    head_put(&h, req->id);
+    head_put(&h, c->close_after ? "\r\nConnection: close\r\n" : "\r\nConnection: keep-alive\r\n");
+    if (ctype != NULL && status_has_body(status)) {
+        head_put(&h, "Content-Type: ");
+        head_put(&h, strlen(ctype) <= HEAD_CTYPE_MAX ? ctype : "application/octet-stream");
+        head_put(&h, "\r\n");
+    }
+    if (len < 0) {
+        head_put(&h, "Transfer-Encoding: chunked\r\n");
+    } else if (status_has_body(status)) {
+        head_put(&h, "Content-Length: ");
+        head_num(&h, (unsigned long long)len);
+        head_put(&h, "\r\n");
+    }
+    evbuffer_add(out, h.b, h.n);
     evbuffer_add(out, req->resp_headers.data ? req->resp_headers.data : "", req->resp_headers.len);
     evbuffer_add(out, "\r\n", 2);
 }
