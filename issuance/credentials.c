@@ -226,16 +226,32 @@ static char *offer_title(const char *offer_json)
     return out;
 }
 
-/* The template text of the offer row (column 2), parsed; false with err. */
-static bool row_template(struct db_result *res, struct iss_template *t, bool *has,
-                         struct mcx_error *err)
+/*
+ * The template of the offer row (column 0 the offer, column 2 its template), parsed,
+ * and the credential they make checked complete. False after a 500 (a stored template
+ * that does not read) or a 422 (credential_complete), with t cleaned up.
+ */
+static bool issuable_template(struct api_call *c, struct db_result *res, struct iss_template *t,
+                              bool *has)
 {
+    struct mcx_error err;
+
     iss_template_init(t);
     *has = !db_result_is_null(res, 0, 2);
-    if (!*has)
-        return true;
-    const char *text = db_result_value(res, 0, 2);
-    return iss_template_parse(text, strlen(text), t, err) == 0;
+    if (*has) {
+        const char *text = db_result_value(res, 0, 2);
+        if (iss_template_parse(text, strlen(text), t, &err) != 0) {
+            iss_template_cleanup(t);
+            api_call_fail(c, 500, "internal_error", "the stored template does not read: %s",
+                          err.message);
+            return false;
+        }
+    }
+    if (!credential_complete(c, db_result_value(res, 0, 0), *has ? t : NULL)) {
+        iss_template_cleanup(t);
+        return false;
+    }
+    return true;
 }
 
 /* ---- POST /api/v1/credentials ---- */
@@ -384,17 +400,9 @@ static void single_offer(struct api_call *c, struct db_result *res)
     mcx_strlcpy(u.institution_id, s->user_inst, sizeof(u.institution_id));
     if (!offer_ok(c, &u, res, s->offer_id))
         return;
-    if (!row_template(res, &t, &has_t, &err)) {
-        iss_template_cleanup(&t);
-        api_call_fail(c, 500, "internal_error", "the stored template does not read: %s",
-                      err.message);
+    if (!issuable_template(c, res, &t, &has_t))
         return;
-    }
     const char *offer_json = db_result_value(res, 0, 0);
-    if (!credential_complete(c, offer_json, has_t ? &t : NULL)) {
-        iss_template_cleanup(&t);
-        return;
-    }
     struct iss_learner l = {s->given, s->family, s->email, s->dob};
     struct iss_result r = {s->grade, s->ects, s->has_ects, s->date};
     now_rfc3339(issued);
@@ -580,18 +588,10 @@ static void import_offer(struct api_call *c, struct db_result *res)
     im->parsed = true;
     free(im->body);
     im->body = NULL;
-    if (!row_template(res, &t, &has_t, &err)) {
-        iss_template_cleanup(&t);
-        api_call_fail(c, 500, "internal_error", "the stored template does not read: %s",
-                      err.message);
+    if (!issuable_template(c, res, &t, &has_t))
         return;
-    }
     const char *offer_json = db_result_value(res, 0, 0);
     const char *inst = db_result_value(res, 0, 1);
-    if (!credential_complete(c, offer_json, has_t ? &t : NULL)) {
-        iss_template_cleanup(&t);
-        return;
-    }
     char *title = offer_title(offer_json);
     struct buf items, keys;
     struct json_writer w;
@@ -976,16 +976,8 @@ static void reissue_source(struct api_call *c, struct db_result *res)
         api_call_fail(c, 409, "conflict", "the credential's offer no longer exists");
         return;
     }
-    if (!row_template(res, &t, &has_t, &err)) {
-        iss_template_cleanup(&t);
-        api_call_fail(c, 500, "internal_error", "the stored template does not read: %s",
-                      err.message);
+    if (!issuable_template(c, res, &t, &has_t))
         return;
-    }
-    if (!credential_complete(c, db_result_value(res, 0, 0), has_t ? &t : NULL)) {
-        iss_template_cleanup(&t);
-        return;
-    }
     const char *lj = db_result_value(res, 0, 3), *rj = db_result_value(res, 0, 4);
     struct json_value *lv = json_parse(lj, strlen(lj), 4, &err);
     struct json_value *rv = json_parse(rj, strlen(rj), 4, &err);

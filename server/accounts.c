@@ -317,12 +317,11 @@ static size_t utf8_chars(const char *s)
     return n;
 }
 
-/* The display name, trimmed; "" becomes none. -1 for control characters or length. */
-static int name_read(const char *s, char **out, struct mcx_error *err)
+int accounts_name_read(const char *s, char out[ACCOUNTS_NAME_MAX_BYTES + 1], struct mcx_error *err)
 {
     size_t n;
 
-    *out = NULL;
+    out[0] = '\0';
     if (s == NULL)
         return 0;
     s += strspn(s, " \t");
@@ -334,8 +333,21 @@ static int name_read(const char *s, char **out, struct mcx_error *err)
             return field_error(err, "name", "must not hold control characters");
     if (n > ACCOUNTS_NAME_MAX_BYTES)
         return field_error(err, "name", "is longer than 200 bytes");
-    if (n > 0)
-        *out = xstrndup(s, n);
+    memcpy(out, s, n);
+    out[n] = '\0';
+    return 0;
+}
+
+/* The display name as sign-up keeps it: NULL when none. */
+static int name_read(const char *s, char **out, struct mcx_error *err)
+{
+    char name[ACCOUNTS_NAME_MAX_BYTES + 1];
+
+    *out = NULL;
+    if (accounts_name_read(s, name, err) < 0)
+        return -1;
+    if (name[0] != '\0')
+        *out = xstrdup(name);
     return 0;
 }
 

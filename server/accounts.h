@@ -29,4 +29,9 @@ int accounts_email_normalise(const char *s, char out[256]);
 struct mcx_error;
 int accounts_password_check(const char *password, struct mcx_error *err);
 
+/* A name a person wrote (an account's display name, a token's label): blanks trimmed,
+ * no control characters, at most ACCOUNTS_NAME_MAX_BYTES. out is "" for NULL or blank;
+ * -1 with a 422 message (path /name) in err. */
+int accounts_name_read(const char *s, char out[ACCOUNTS_NAME_MAX_BYTES + 1], struct mcx_error *err);
+
 #endif

@@ -203,34 +203,6 @@ static int member_string(const struct json_value *obj, const char *key, const ch
     return 0;
 }
 
-/* Text a person wrote on one line: trimmed, no control characters, at most max bytes.
- * "" when s is NULL or blank; -1 (message in err) when it does not fit. */
-static int line_read(const char *key, const char *s, char *out, size_t max, struct mcx_error *err)
-{
-    size_t n;
-
-    out[0] = '\0';
-    if (s == NULL)
-        return 0;
-    s += strspn(s, " \t");
-    n = strlen(s);
-    while (n > 0 && (s[n - 1] == ' ' || s[n - 1] == '\t'))
-        n--;
-    for (size_t i = 0; i < n; i++) {
-        if ((unsigned char)s[i] < 0x20 || s[i] == 0x7f) {
-            mcx_error_set(err, "validation_failed", "%s must not hold control characters", key);
-            return -1;
-        }
-    }
-    if (n > max) {
-        mcx_error_set(err, "validation_failed", "%s is longer than %zu bytes", key, max);
-        return -1;
-    }
-    memcpy(out, s, n);
-    out[n] = '\0';
-    return 0;
-}
-
 static bool role_is_valid(const char *role)
 {
     static const char *const roles[] = {"student", "publisher", "registrar", "admin"};
@@ -338,7 +310,7 @@ static int staff_read(struct staff_new *sn, const struct json_value *v, struct m
         mcx_error_set(err, "validation_failed", "institution is required for a %s", role);
         return -1;
     }
-    if (line_read("name", name, sn->name, ACCOUNTS_NAME_MAX_BYTES, err) < 0)
+    if (accounts_name_read(name, sn->name, err) < 0)
         return -1;
     if (password == NULL) {
         sn->is_generated = true;
@@ -577,8 +549,7 @@ static void token_create_authed(struct api_call *c, const struct auth_user *u)
     if ((v = api_call_json_object(c, 4)) == NULL)
         return;
     if (member_string(v, "name", &name, &err) < 0 || member_string(v, "user", &user, &err) < 0 ||
-        line_read("name", name, label, ACCOUNTS_NAME_MAX_BYTES, &err) < 0 ||
-        token_target_read(tn, user, &err) < 0) {
+        accounts_name_read(name, label, &err) < 0 || token_target_read(tn, user, &err) < 0) {
         json_value_free(v);
         api_call_fail(c, 422, "validation_failed", "%s", err.message);
         return;
