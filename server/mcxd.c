@@ -288,6 +288,7 @@ static int worker_run(const struct mcx_config *cfg, int worker, const struct sha
     struct mcx_error err;
     struct event *sigterm, *sigint;
     char msg[600];
+    sigset_t none;
     int rc = 0;
 
     if (app_init(&app, cfg, worker, sh, &err) != 0) {
@@ -299,6 +300,11 @@ static int worker_run(const struct mcx_config *cfg, int worker, const struct sha
     sigint = evsignal_new(app.base, SIGINT, on_signal, &app);
     evsignal_add(sigterm, NULL);
     evsignal_add(sigint, NULL);
+    /* A forked worker starts with the master's signals blocked, so a SIGTERM that
+     * arrives while it starts waits for the handlers above and drains, instead of
+     * killing it; the helper threads made in app_init keep them blocked. */
+    sigemptyset(&none);
+    sigprocmask(SIG_SETMASK, &none, NULL);
     snprintf(msg, sizeof(msg), "listening on %s://%.*s:%d/", sh->tls ? "https" : "http",
              (int)(strrchr(cfg->listen, ':') - cfg->listen), cfg->listen,
              http_server_port(app.http));
@@ -316,12 +322,8 @@ static pid_t worker_spawn(const struct mcx_config *cfg, int worker, const struct
 {
     pid_t pid = fork();
 
-    if (pid == 0) {
-        sigset_t none;
-        sigemptyset(&none);
-        sigprocmask(SIG_SETMASK, &none, NULL);
+    if (pid == 0)
         _exit(worker_run(cfg, worker, sh));
-    }
     return pid;
 }
 

@@ -154,14 +154,12 @@ def children_of(pid):
 
 
 def pid_gone(pid):
+    """Reaped by its parent (the master), not merely a zombie: a worker's leader
+    thread shows "Z" while its helper threads may still be exiting and holding the
+    listening socket, and a connection the kernel hands that socket is reset."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
-        return True
-    try:
-        with open(f"/proc/{pid}/stat") as f:
-            return f.read().split(") ")[1].startswith("Z")
-    except (OSError, IndexError):
         return True
     return False
 
@@ -222,4 +220,18 @@ def test_two_workers(mcxd, db):
     assert srv.wait_exit(15) == 0
     for k in new_kids:
         wait_until(lambda: pid_gone(k), 5, 0.05, f"worker {k} gone")
+    assert connection_refused(srv.port)
+
+
+def test_sigterm_while_a_worker_is_replaced(mcxd):
+    """A SIGTERM that reaches a replacement worker before its handlers exist must
+    still drain it: the master waits a second before replacing a dead worker, the
+    signal sent in that second is forwarded the moment the new one is forked."""
+    srv = mcxd("--workers", "2", listen=f"127.0.0.1:{free_port()}")
+    kids = wait_until(lambda: children_of(srv.pid) if len(children_of(srv.pid)) == 2 else None,
+                      5, 0.05, "two worker processes")
+    os.kill(kids[0], signal.SIGKILL)
+    wait_until(lambda: pid_gone(kids[0]), 5, 0.02, "killed worker reaped")
+    srv.send_signal(signal.SIGTERM)
+    assert srv.wait_exit(15) == 0
     assert connection_refused(srv.port)
