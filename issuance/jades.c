@@ -51,6 +51,8 @@ struct jades_key {
     char *kid;
     char x5t[JADES_X5T_SIZE];
     char *x5c[JADES_MAX_CHAIN];
+    char subject[JADES_SUBJECT_SIZE]; /* the leaf's, RFC 2253 */
+    char org_id[JADES_ORG_ID_SIZE];   /* the leaf subject's organizationIdentifier, or "" */
 };
 
 static int fail(struct mcx_error *err, const char *code, const char *fmt, ...)
@@ -409,6 +411,36 @@ void jades_key_free(struct jades_key *k)
     free(k);
 }
 
+const char *jades_key_subject(const struct jades_key *k)
+{
+    return k->subject;
+}
+
+const char *jades_key_org_id(const struct jades_key *k)
+{
+    return k->org_id;
+}
+
+/* organizationIdentifier (2.5.4.97, ETSI EN 319 412-1 §5.1.4: "VATLT-100002513" and the
+ * like), the eIDAS legal identifier an eSeal names its organisation by. */
+static void org_id_read(X509 *leaf, char *out, size_t size)
+{
+    X509_NAME *name = X509_get_subject_name(leaf);
+    int i = X509_NAME_get_index_by_NID(name, NID_organizationIdentifier, -1);
+    unsigned char *utf8 = NULL;
+    int n;
+
+    out[0] = '\0';
+    if (i < 0)
+        return;
+    n = ASN1_STRING_to_UTF8(&utf8, X509_NAME_ENTRY_get_data(X509_NAME_get_entry(name, i)));
+    if (n > 0 && (size_t)n < size && memchr(utf8, '\0', (size_t)n) == NULL) {
+        memcpy(out, utf8, (size_t)n);
+        out[n] = '\0';
+    }
+    OPENSSL_free(utf8);
+}
+
 time_t jades_key_not_after(const struct jades_key *k)
 {
     struct tm tm;
@@ -508,6 +540,9 @@ static int key_finish(struct jades_key *k, time_t now, const char *key_where,
         return fail(err, "eseal_config", "cannot encode the leaf certificate: %s", ossl_reason());
     }
     k->kid = buf_steal(&kid, NULL);
+    if (subject_oneline(k->chain[0], k->subject, sizeof(k->subject)) < 0 || strlen(k->subject) == 0)
+        return fail(err, "eseal_config", "the leaf certificate's subject cannot be read");
+    org_id_read(k->chain[0], k->org_id, sizeof(k->org_id));
     for (size_t i = 0; i < k->nchain; i++) {
         k->x5c[i] = cert_base64(k->chain[i]);
         if (k->x5c[i] == NULL)

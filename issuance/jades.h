@@ -15,6 +15,7 @@
 #define JADES_MAX_CHAIN 8       /* certificates in x5c, leaf first */
 #define JADES_SUBJECT_SIZE 1024 /* enough for any eSeal subject DN jades_verify reports */
 #define JADES_TIME_LEN 20       /* "2026-05-31T12:00:00Z" */
+#define JADES_ORG_ID_SIZE 128   /* an organizationIdentifier, "VATLT-100002513" */
 
 /* A private key with its certificate chain (leaf first), checked at load time. */
 struct jades_key;
@@ -34,6 +35,11 @@ int jades_key_load_pem(const char *key_path, const char *chain_path, const char 
 int jades_key_load_p12(const char *p12_path, const char *password, time_t now,
                        struct jades_key **out, struct mcx_error *err);
 void jades_key_free(struct jades_key *k);
+
+/* The leaf certificate's subject (RFC 2253, UTF-8), and its organizationIdentifier
+ * (the eIDAS legal identifier, "VATLT-100002513"), "" when it has none. */
+const char *jades_key_subject(const struct jades_key *k);
+const char *jades_key_org_id(const struct jades_key *k);
 
 /* The leaf certificate's notAfter, so that operators can be warned before it lapses. */
 time_t jades_key_not_after(const struct jades_key *k);

@@ -65,8 +65,13 @@ void json_array_end(struct json_writer *w)
 
 void json_key(struct json_writer *w, const char *key)
 {
+    json_key_len(w, key, strlen(key));
+}
+
+void json_key_len(struct json_writer *w, const char *key, size_t len)
+{
     value_prefix(w);
-    json_escape(w->out, key, strlen(key));
+    json_escape(w->out, key, len);
     buf_putc(w->out, ':');
     w->after_key = true;
 }

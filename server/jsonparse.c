@@ -13,6 +13,8 @@
 
 #include <yajl/yajl_parse.h>
 
+#include "server/json.h"
+
 struct builder {
     yajl_handle yh;
     struct json_value *root;
@@ -557,4 +559,36 @@ int json_number_double(const struct json_value *v, double *out)
 bool json_bool_value(const struct json_value *v)
 {
     return json_is_bool(v) && v->u.boolean;
+}
+
+void json_value_write(struct json_writer *w, const struct json_value *v)
+{
+    switch (v->type) {
+    case JSON_TYPE_NULL:
+        json_null(w);
+        break;
+    case JSON_TYPE_BOOL:
+        json_bool(w, v->u.boolean);
+        break;
+    case JSON_TYPE_NUMBER:
+        json_raw(w, v->u.str.s, v->u.str.len);
+        break;
+    case JSON_TYPE_STRING:
+        json_string_len(w, v->u.str.s, v->u.str.len);
+        break;
+    case JSON_TYPE_ARRAY:
+        json_array_begin(w);
+        for (size_t i = 0; i < v->u.array.n; i++)
+            json_value_write(w, v->u.array.items[i]);
+        json_array_end(w);
+        break;
+    case JSON_TYPE_OBJECT:
+        json_object_begin(w);
+        for (size_t i = 0; i < v->u.object.n; i++) {
+            json_key_len(w, v->u.object.members[i].key, v->u.object.members[i].keylen);
+            json_value_write(w, v->u.object.members[i].value);
+        }
+        json_object_end(w);
+        break;
+    }
 }

@@ -91,6 +91,11 @@ const char *json_number_text(const struct json_value *v);
 int json_number_double(const struct json_value *v, double *out);
 bool json_bool_value(const struct json_value *v);
 
+/* Writes v (a whole tree) as one value: numbers as their source text, members in
+ * document order; what the parser accepted comes out as valid JSON again. */
+struct json_writer;
+void json_value_write(struct json_writer *w, const struct json_value *v);
+
 /* 1-based line of byte offset in data (for error reports). */
 int json_offset_line(const char *data, size_t len, size_t offset);
 
