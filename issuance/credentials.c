@@ -21,6 +21,7 @@
 #include <time.h>
 
 #include "issuance/builder.h"
+#include "issuance/jades.h"
 #include "issuance/moodle.h"
 #include "issuance/outbox.h"
 #include "server/api.h"
@@ -869,6 +870,69 @@ static void handle_get(struct http_request *req, void *arg)
     api_call_begin(req, arg, get_authed, NULL, NULL);
 }
 
+/* ---- GET /api/v1/credentials/{id}/sealed: the file the local adapter sealed ---- */
+
+/* Staff of the institution (as the registry), or the learner: a signed-in account
+ * whose e-mail address is the one the credential was issued to. Anyone else: 404. */
+static const char sealed_get_sql[] =
+    "SELECT c.state, c.sealed, c.europass->>'adapter', c.learner IS NULL"
+    " FROM credentials c WHERE c.id = $1::uuid AND ($2 = 'admin'"
+    "  OR $2 = 'publisher' AND c.institution_id = $3 OR lower(c.learner_email) = lower($4))";
+
+static void sealed_got(struct api_call *c, struct db_result *res)
+{
+    const char *id = http_request_param(api_call_request(c), "id");
+    char disposition[96];
+    struct buf b;
+
+    if (db_result_rows(res) == 0) {
+        api_call_fail(c, 404, "not_found", "no credential %s", id);
+        return;
+    }
+    const char *state = db_result_value(res, 0, 0);
+    if (strcmp(state, "revoked") == 0) {
+        api_call_fail(c, 409, "revoked", "credential %s was revoked: it is not handed out", id);
+        return;
+    }
+    if (db_result_is_null(res, 0, 1)) {
+        if (strcmp(db_result_value(res, 0, 3), "t") == 0)
+            api_call_fail(c, 409, "not_sealed",
+                          "credential %s: its personal data, and the sealed file with them, were "
+                          "purged after the retention period",
+                          id);
+        else if (strcmp(state, "delivered") == 0)
+            api_call_fail(c, 409, "not_sealed",
+                          "credential %s was sealed by the EDCI issuer, which delivered it to the "
+                          "learner's Europass wallet: mcx has no sealed file",
+                          id);
+        else
+            api_call_fail(c, 409, "not_sealed", "credential %s is not sealed: it is %s", id, state);
+        return;
+    }
+    snprintf(disposition, sizeof(disposition), "attachment; filename=\"credential-%s.json\"", id);
+    http_response_header(api_call_request(c), "Content-Disposition", disposition);
+    buf_init(&b);
+    buf_puts(&b, db_result_value(res, 0, 1));
+    api_call_reply_buf(c, 200, "application/json", &b);
+}
+
+static void sealed_authed(struct api_call *c, const struct auth_user *u)
+{
+    const char *id = http_request_param(api_call_request(c), "id");
+
+    if (!auth_uuid_is_valid(id)) {
+        api_call_fail(c, 404, "not_found", "no credential %s", id);
+        return;
+    }
+    const char *params[4] = {id, u->role, u->institution_id, u->email};
+    api_call_db(c, sealed_get_sql, 4, params, sealed_got);
+}
+
+static void handle_sealed(struct http_request *req, void *arg)
+{
+    api_call_begin(req, arg, sealed_authed, NULL, NULL);
+}
+
 /* ---- revoke ---- */
 
 static const char revoke_sql[] = "SELECT * FROM credential_revoke($1::uuid, $2, $3, $4, $5)";
@@ -1348,17 +1412,40 @@ static void handle_default_delete(struct http_request *req, void *arg)
  * else of the learner. Queued or failed credentials were never issued: unknown. */
 static const char verify_sql[] =
     "SELECT CASE WHEN j IS NULL THEN 404 ELSE 200 END,"
-    "  coalesce(j::text, '{\"status\":\"unknown\"}')"
-    " FROM (SELECT (SELECT jsonb_build_object("
+    "  coalesce(j::text, '{\"status\":\"unknown\"}'), x.sealed"
+    " FROM (SELECT 1) one LEFT JOIN (SELECT jsonb_build_object("
     "   'id', c.id, 'status', CASE WHEN c.state = 'revoked' THEN 'revoked' ELSE 'valid' END,"
     "   'issuer', jsonb_build_object('id', i.id, 'name', coalesce(i.name->>'en',"
     "     (SELECT value FROM jsonb_each_text(i.name) LIMIT 1)), 'country', i.country),"
     "   'title', c.title, 'issued', recognition_time(coalesce(c.delivered_at, c.created_at)),"
     "   'learner', c.learner_name, 'revoked_at', recognition_time(c.revoked_at),"
-    "   'revoke_reason', c.revoke_reason)"
+    "   'revoke_reason', c.revoke_reason) AS j, c.sealed"
     "  FROM credentials c JOIN institutions i ON i.id = c.institution_id"
     "  WHERE c.id = $1::uuid AND (c.state = 'delivered' OR c.state = 'revoked' AND"
-    "   c.delivered_at IS NOT NULL)) j) x";
+    "   c.delivered_at IS NOT NULL)) x ON true";
+
+/* A file sealed here (the local adapter) is checked on every read: "valid" says it is
+ * intact and sealed by the certificate it names (not checked against a trust list). */
+static void seal_check(struct buf *b, const char *sealed)
+{
+    char subject[JADES_SUBJECT_SIZE];
+    struct mcx_error err;
+    struct buf payload;
+    struct json_writer w;
+    bool ok;
+
+    buf_init(&payload);
+    ok = jades_verify(sealed, strlen(sealed), &payload, subject, sizeof(subject), &err) == 0;
+    buf_cleanup(&payload);
+    json_writer_init(&w, b);
+    json_object_begin(&w);
+    json_kv_bool(&w, "valid", ok);
+    if (ok)
+        json_kv_string(&w, "sealed_by", subject);
+    else
+        json_kv_string(&w, "problem", err.message);
+    json_object_end(&w);
+}
 
 static void verify_done(struct api_call *c, struct db_result *res)
 {
@@ -1366,6 +1453,12 @@ static void verify_done(struct api_call *c, struct db_result *res)
 
     buf_init(&b);
     buf_puts(&b, db_result_value(res, 0, 1));
+    if (!db_result_is_null(res, 0, 2) && b.len > 1 && b.data[b.len - 1] == '}') {
+        b.data[--b.len] = '\0'; /* the object gets one more member */
+        buf_puts(&b, ", \"seal\": ");
+        seal_check(&b, db_result_value(res, 0, 2));
+        buf_putc(&b, '}');
+    }
     api_call_reply_json(c, atoi(db_result_value(res, 0, 0)), &b);
 }
 
@@ -1404,6 +1497,7 @@ void credentials_routes_add(struct mcxd *app)
     router_add(r, HTTP_POST, "/api/v1/credentials/import", handle_import, app, IMPORT_MAX_BODY);
     router_add(r, HTTP_GET, "/api/v1/credentials", handle_list, app, 0);
     router_add(r, HTTP_GET, "/api/v1/credentials/{id}", handle_get, app, 0);
+    router_add(r, HTTP_GET, "/api/v1/credentials/{id}/sealed", handle_sealed, app, 0);
     router_add(r, HTTP_POST, "/api/v1/credentials/{id}/revoke", handle_revoke, app, 8192);
     router_add(r, HTTP_POST, "/api/v1/credentials/{id}/reissue", handle_reissue, app, 4096);
     router_add(r, HTTP_GET, "/api/v1/offers/{id}/credential-template", handle_template_get, app, 0);

@@ -8,6 +8,7 @@
 #define MCX_OUTBOX_H
 
 #include "issuance/edci.h"
+#include "issuance/jades.h"
 
 struct mcxd;
 struct outbox;
@@ -18,6 +19,9 @@ struct outbox_config {
     int max_attempts; /* then the credential is failed */
     int backoff_ms;   /* first retry delay; doubles, with ±20% jitter */
     const char *node; /* recorded with each attempt */
+    /* --europass-adapter local: sealed here with this eSeal, nothing is sent; else NULL
+     * and each credential goes to the EDCI issuer */
+    const struct jades_key *seal;
     struct edci_config edci;
 };
 

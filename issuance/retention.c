@@ -22,10 +22,12 @@ struct retention {
 };
 
 /* Delivered (or revoked after delivery) more than $1 days ago, not yet purged: the
- * learner's details go, and so does the built document, which holds them too (the
- * issuer has it; a reissue after the purge is refused anyway). */
+ * learner's details go, and so do the built document and the file sealed here, which
+ * hold them too (the learner has the credential; a reissue after the purge is refused
+ * anyway). */
 static const char purge_sql[] =
     "WITH p AS (UPDATE credentials SET learner = NULL, learner_email = NULL, document = '',"
+    "  sealed = NULL,"
     "  updated_at = now()"
     "  WHERE learner IS NOT NULL AND delivered_at < now() - make_interval(days => $1::int)"
     "  RETURNING id),"

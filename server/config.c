@@ -88,8 +88,10 @@ static const struct opt opts[] = {
     {"events-flush-ms", "MCX_EVENTS_FLUSH_MS", OPT_LONG, OFF(events_flush_ms), 10, 3600000, "MS",
      "exposure events (searches, offer reads) are written at least this often; a crash "
      "loses at most this much (default 1000)"},
-    {"europass-adapter", "MCX_EUROPASS_ADAPTER", OPT_STRING, OFF(europass_adapter), 0, 0, "edci",
-     "how credentials are sealed and delivered (default edci: a self-hosted EDCI issuer)"},
+    {"europass-adapter", "MCX_EUROPASS_ADAPTER", OPT_STRING, OFF(europass_adapter), 0, 0,
+     "edci|local",
+     "how credentials are sealed and delivered (default edci: a self-hosted EDCI issuer; "
+     "local: mcx seals with the institution's eSeal, --europass-seal-file)"},
     {"europass-url", "MCX_EUROPASS_URL", OPT_STRING, OFF(europass_url), 0, 0, "URL",
      "the EDCI issuer's base URL, e.g. https://host/europass2/edci-issuer (unset: the outbox "
      "keeps credentials queued)"},
@@ -97,7 +99,15 @@ static const struct opt opts[] = {
      "the EDCI issuer's public API version (default v2)"},
     {"europass-seal-password-file", "MCX_EUROPASS_SEAL_PASSWORD_FILE", OPT_STRING,
      OFF(europass_seal_password_file), 0, 0, "FILE",
-     "the password of the issuer's seal certificate (sent as the password part)"},
+     "the password of the seal certificate (edci: sent as the password part; local: opens "
+     "--europass-seal-file)"},
+    {"europass-seal-file", "MCX_EUROPASS_SEAL_FILE", OPT_STRING, OFF(europass_seal_file), 0, 0,
+     "FILE",
+     "local: the eSeal, a PKCS#12 file (.p12/.pfx) or a PEM private key (with its certificates, "
+     "or see --europass-seal-chain)"},
+    {"europass-seal-chain", "MCX_EUROPASS_SEAL_CHAIN", OPT_STRING, OFF(europass_seal_chain), 0, 0,
+     "FILE",
+     "local: the eSeal's certificates in PEM, leaf first (default: in --europass-seal-file)"},
     {"europass-token-file", "MCX_EUROPASS_TOKEN_FILE", OPT_STRING, OFF(europass_token_file), 0, 0,
      "FILE", "a bearer token for the authentication in front of the issuer's public API"},
     {"outbox", "MCX_OUTBOX", OPT_BOOL, OFF(outbox), 0, 0, "on|off",
@@ -138,6 +148,8 @@ void config_init(struct mcx_config *cfg)
     cfg->europass_api = xstrdup("v2");
     cfg->europass_seal_password_file = xstrdup("");
     cfg->europass_token_file = xstrdup("");
+    cfg->europass_seal_file = xstrdup("");
+    cfg->europass_seal_chain = xstrdup("");
     cfg->public_url = xstrdup("");
     cfg->admin_email = xstrdup("");
     cfg->tls_cert = xstrdup("");
@@ -414,14 +426,31 @@ static int check(struct mcx_config *cfg, struct mcx_error *err)
     }
     if (check_public_url(cfg->public_url, err) != 0)
         return -1;
-    /* "local" (mcx seals with the institution's eSeal) and v1 (ELM 2 XML, EDCI before
-     * 2.1) are named in DESIGN §5 and not built yet: refused, not silently ignored */
-    if (strcmp(cfg->europass_adapter, "edci") != 0) {
-        mcx_error_set(err, "bad_config",
-                      "--europass-adapter: only edci is available in this release, not '%s'",
+    if (strcmp(cfg->europass_adapter, "edci") != 0 && strcmp(cfg->europass_adapter, "local") != 0) {
+        mcx_error_set(err, "bad_config", "--europass-adapter: edci or local, not '%s'",
                       cfg->europass_adapter);
         return -1;
     }
+    bool local = strcmp(cfg->europass_adapter, "local") == 0;
+    if (local && cfg->europass_seal_file[0] == '\0') {
+        mcx_error_set(err, "bad_config",
+                      "--europass-adapter local seals with the institution's eSeal: give it "
+                      "with --europass-seal-file");
+        return -1;
+    }
+    if (!local && (cfg->europass_seal_file[0] != '\0' || cfg->europass_seal_chain[0] != '\0')) {
+        mcx_error_set(err, "bad_config",
+                      "--europass-seal-file and --europass-seal-chain are for "
+                      "--europass-adapter local (with edci, the EDCI issuer holds the eSeal)");
+        return -1;
+    }
+    if (local && cfg->europass_url[0] != '\0') {
+        mcx_error_set(err, "bad_config",
+                      "--europass-url is for --europass-adapter edci (local sends nothing)");
+        return -1;
+    }
+    /* v1 (ELM 2 XML sealed with XAdES, EDCI before 2.1) is named in DESIGN §5 and not
+     * built: refused, not silently ignored */
     if (strcmp(cfg->europass_api, "v2") != 0) {
         mcx_error_set(err, "bad_config",
                       "--europass-api: only v2 (EDCI 2.1 and later, ELM 3 JSON-LD) is available, "

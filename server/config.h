@@ -50,6 +50,8 @@ struct mcx_config {
     char *europass_api;                /* "v2" (default) or "v1" */
     char *europass_seal_password_file; /* the EDCI seal certificate's password */
     char *europass_token_file;         /* a bearer token for the auth in front of EDCI */
+    char *europass_seal_file;          /* local: the eSeal (PKCS#12, or PEM key [+ chain]) */
+    char *europass_seal_chain;         /* local: the eSeal's certificates (PEM), or "" */
     bool outbox;                       /* send from this process (default on) */
     long outbox_max_attempts;
     long outbox_backoff_ms;

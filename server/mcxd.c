@@ -13,6 +13,7 @@
 #include <string.h>
 #include <sys/resource.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <event2/event.h>
@@ -29,6 +30,7 @@
 #include "catalogue/partners.h"
 #include "catalogue/publish.h"
 #include "issuance/credentials.h"
+#include "issuance/jades.h"
 #include "issuance/readiness.h"
 #include "issuance/outbox.h"
 #include "issuance/retention.h"
@@ -38,6 +40,7 @@
 #include "recognition/requests.h"
 #include "recognition/transfers.h"
 #include "server/accounts.h"
+#include "server/json.h"
 #include "server/admin.h"
 #include "server/client.h"
 #include "server/db.h"
@@ -58,6 +61,7 @@ struct shared {
     void *node_key;                /* EVP_PKEY *, or NULL: feed requests go unsigned */
     const struct loq_schemas *loq; /* the LOQ XSDs, slow to parse */
     const struct ewp_schemas *ewp; /* the EWP Courses XSDs */
+    struct jades_key *seal;        /* --europass-adapter local: the eSeal, else NULL */
 };
 
 static void log_line(const char *level, int worker, const char *msg)
@@ -215,13 +219,14 @@ static int app_init(struct mcxd *app, const struct mcx_config *cfg, int worker,
         read_secret(cfg->europass_token_file, "--europass-token-file", &app->europass_token, err) !=
             0)
         return -1;
-    if (cfg->outbox && cfg->europass_url[0] != '\0') {
+    if (cfg->outbox && (cfg->europass_url[0] != '\0' || sh->seal != NULL)) {
         struct outbox_config oc = {
             .tick_ms = (int)cfg->outbox_tick_ms,
             .concurrency = (int)cfg->outbox_concurrency,
             .max_attempts = (int)cfg->outbox_max_attempts,
             .backoff_ms = (int)cfg->outbox_backoff_ms,
             .node = app->node,
+            .seal = sh->seal,
             .edci = {.url = cfg->europass_url,
                      .api = cfg->europass_api,
                      .seal_password = app->europass_password,
@@ -439,6 +444,61 @@ static int run_migrations(const struct mcx_config *cfg)
     return 0;
 }
 
+/*
+ * The local adapter's eSeal, loaded once before the workers fork so that a wrong
+ * password or an expired certificate stops mcxd at start-up. A file that starts as
+ * PEM is a key (its certificates in it or in --europass-seal-chain), else PKCS#12.
+ */
+static int seal_load(const struct mcx_config *cfg, struct shared *sh)
+{
+    const char *file = cfg->europass_seal_file;
+    char *password = NULL, head[16] = "";
+    struct mcx_error err;
+    time_t now = time(NULL);
+    FILE *f;
+    int rc;
+
+    if (read_secret(cfg->europass_seal_password_file, "--europass-seal-password-file", &password,
+                    &err) != 0) {
+        fprintf(stderr, "mcxd: %s\n", err.message);
+        return -1;
+    }
+    f = fopen(file, "rb");
+    if (f != NULL) {
+        head[fread(head, 1, sizeof(head) - 1, f)] = '\0';
+        fclose(f);
+    }
+    if (strncmp(head, "-----BEGIN", 10) == 0)
+        rc = jades_key_load_pem(file, cfg->europass_seal_chain[0] ? cfg->europass_seal_chain : file,
+                                password[0] ? password : NULL, now, &sh->seal, &err);
+    else if (cfg->europass_seal_chain[0] != '\0') {
+        mcx_error_set(&err, "bad_config",
+                      "--europass-seal-chain goes with a PEM key; %s is not PEM (a PKCS#12 file "
+                      "holds its own certificates)",
+                      file);
+        rc = -1;
+    } else
+        rc = jades_key_load_p12(file, password, now, &sh->seal, &err);
+    OPENSSL_cleanse(password, strlen(password));
+    free(password);
+    if (rc != 0) {
+        fprintf(stderr, "mcxd: --europass-seal-file: %s\n", err.message);
+        return -1;
+    }
+    time_t left = jades_key_not_after(sh->seal) - now;
+    struct buf msg, line;
+    buf_init(&msg);
+    buf_printf(&msg, "europass: sealing locally as %s; the certificate expires in %ld days",
+               jades_key_subject(sh->seal), (long)(left / 86400));
+    buf_init(&line);
+    buf_printf(&line, "{\"level\":\"%s\",\"msg\":", left < 30L * 86400 ? "warn" : "info");
+    json_escape(&line, msg.data, msg.len);
+    fprintf(stderr, "%s}\n", line.data);
+    buf_cleanup(&msg);
+    buf_cleanup(&line);
+    return 0;
+}
+
 /* Loads what the workers share; -1 with a message printed. */
 static int shared_load(const struct mcx_config *cfg, struct shared *sh)
 {
@@ -458,6 +518,8 @@ static int shared_load(const struct mcx_config *cfg, struct shared *sh)
         fprintf(stderr, "mcxd: --node-key %s: %s\n", cfg->node_key, err.message);
         return -1;
     }
+    if (cfg->europass_seal_file[0] != '\0' && seal_load(cfg, sh) != 0)
+        return -1;
     sh->loq = loq_schemas_load(cfg->loq_schema_dir, &err);
     /* The default is relative to the working directory; a build run from
      * elsewhere (tests, bench) still finds the copy in its source tree. */
@@ -488,6 +550,7 @@ static int shared_load(const struct mcx_config *cfg, struct shared *sh)
 static void shared_free(struct shared *sh)
 {
     client_global_cleanup();
+    jades_key_free(sh->seal);
     EVP_PKEY_free(sh->node_key);
     http_tls_ctx_free(sh->tls);
     loq_schemas_free((struct loq_schemas *)sh->loq);
