@@ -933,6 +933,39 @@ static void handle_sealed(struct http_request *req, void *arg)
     api_call_begin(req, arg, sealed_authed, NULL, NULL);
 }
 
+/* ---- GET /api/v1/me/credentials: what was issued to the signed-in person ---- */
+
+/* By the e-mail address the credential names; failed ones are the institution's to
+ * send again, so they are not listed. Newest first, at most ME_CREDENTIALS_MAX. */
+#define ME_CREDENTIALS_MAX "500"
+static const char mine_sql[] =
+    "SELECT 200, jsonb_build_object('items', coalesce(jsonb_agg(j ORDER BY created DESC, id),"
+    "  '[]'))::text FROM (SELECT c.created_at AS created, c.id, jsonb_build_object("
+    "   'id', c.id, 'offer_id', c.offer_id, 'title', c.title,"
+    "   'institution', jsonb_build_object('id', i.id, 'name', i.name), 'state', c.state,"
+    "   'result', c.result, 'issued_at', recognition_time(c.delivered_at),"
+    "   'revoked_at', recognition_time(c.revoked_at),"
+    "   'verify_url', CASE WHEN c.delivered_at IS NOT NULL THEN '/verify/' || c.id END,"
+    "   'viewer_url', c.europass->'viewerURL'->>0,"
+    "   'download_url', CASE WHEN c.sealed IS NOT NULL AND c.state = 'delivered'"
+    "     THEN '/api/v1/credentials/' || c.id || '/sealed' END) AS j"
+    "  FROM credentials c JOIN institutions i ON i.id = c.institution_id"
+    "  WHERE lower(c.learner_email) = lower($1) AND c.learner_email IS NOT NULL"
+    "   AND c.state <> 'failed'"
+    "  ORDER BY c.created_at DESC, c.id LIMIT " ME_CREDENTIALS_MAX ") x";
+
+static void mine_authed(struct api_call *c, const struct auth_user *u)
+{
+    const char *params[1] = {u->email};
+
+    api_call_query(c, mine_sql, 1, params);
+}
+
+static void handle_mine(struct http_request *req, void *arg)
+{
+    api_call_begin(req, arg, mine_authed, NULL, NULL);
+}
+
 /* ---- revoke ---- */
 
 static const char revoke_sql[] = "SELECT * FROM credential_revoke($1::uuid, $2, $3, $4, $5)";
@@ -1498,6 +1531,7 @@ void credentials_routes_add(struct mcxd *app)
     router_add(r, HTTP_GET, "/api/v1/credentials", handle_list, app, 0);
     router_add(r, HTTP_GET, "/api/v1/credentials/{id}", handle_get, app, 0);
     router_add(r, HTTP_GET, "/api/v1/credentials/{id}/sealed", handle_sealed, app, 0);
+    router_add(r, HTTP_GET, "/api/v1/me/credentials", handle_mine, app, 0);
     router_add(r, HTTP_POST, "/api/v1/credentials/{id}/revoke", handle_revoke, app, 8192);
     router_add(r, HTTP_POST, "/api/v1/credentials/{id}/reissue", handle_reissue, app, 4096);
     router_add(r, HTTP_GET, "/api/v1/offers/{id}/credential-template", handle_template_get, app, 0);

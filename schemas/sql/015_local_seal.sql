@@ -23,3 +23,8 @@ BEGIN
     RETURN true;
 END
 $$;
+
+-- A learner's own credentials (GET /api/v1/me/credentials, the sealed file's download):
+-- found by the e-mail address they were issued to.
+CREATE INDEX credentials_learner_email_idx ON credentials (lower(learner_email))
+    WHERE learner_email IS NOT NULL;

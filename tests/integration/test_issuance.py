@@ -427,6 +427,11 @@ def test_a_registry_credential_can_be_submitted_for_recognition(srv, world, offe
     cid = issue(srv.port, world, offer, "for-recognition", email="student@example.org") \
         .json()["id"]
     wait_states(srv.port, world, [cid], {"delivered"})
+    # the student finds it among their credentials, with EDCI's viewer link
+    mine = call(srv.port, world, "student", "GET", "/api/v1/me/credentials").json()["items"]
+    got = next(i for i in mine if i["id"] == cid)
+    assert got["viewer_url"].startswith("https://europass.example/viewer/")
+    assert got["download_url"] is None and got["verify_url"] == f"/verify/{cid}"
     body = {"credential_id": cid, "target": {"institution": "ut.ee"}}
     r = call(srv.port, world, "student", "POST", "/api/v1/recognition-requests", body)
     assert r.status == 201, r.text()

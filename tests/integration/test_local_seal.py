@@ -239,3 +239,28 @@ def test_a_bad_seal_configuration_stops_at_start(db, eseal, flags, says):
     assert r.returncode == 2, r.stderr
     assert says in r.stderr, r.stderr
     assert SEAL_PASSWORD not in r.stderr and "not the password" not in r.stderr
+
+
+def test_a_learner_lists_their_credentials(srv, world, offer):
+    """GET /api/v1/me/credentials: what was issued to the signed-in person's e-mail
+    address, newest first, with where to check it and, sealed here, the download."""
+    cid = issue(srv.port, world, offer, "local-mine", email=LEARNER.upper()).json()["id"]
+    wait_states(srv.port, world, [cid], {"delivered"})
+    r = call(srv.port, world, "learner", "GET", "/api/v1/me/credentials")
+    assert r.status == 200, r.text()
+    items = r.json()["items"]
+    assert items[0]["id"] == cid  # the newest first; the address matched case-blind
+    mine = items[0]
+    assert mine["state"] == "delivered" and mine["title"] == OFFER["title"]["en"]
+    assert mine["institution"]["id"] == "vdu.lt"
+    assert mine["institution"]["name"]["en"] == "Vytautas Magnus University"
+    assert mine["result"]["grade"] == "9" and mine["issued_at"]
+    assert mine["verify_url"] == f"/verify/{cid}" and mine["viewer_url"] is None
+    assert mine["download_url"] == f"/api/v1/credentials/{cid}/sealed"
+    assert call(srv.port, world, "learner", "GET", mine["download_url"]).status == 200
+    by_state = {i["state"] for i in items}
+    assert "revoked" in by_state  # from the test above, without a download
+    assert all(i["download_url"] is None for i in items if i["state"] == "revoked")
+    # somebody else's list holds none of them
+    assert call(srv.port, world, "other", "GET", "/api/v1/me/credentials").json() == {"items": []}
+    assert_json_error(call(srv.port, world, None, "GET", "/api/v1/me/credentials"), 401)
