@@ -162,8 +162,49 @@ class EdciStandin:
         self.proc.wait(timeout=10)
 
 
+def issue_to(port, token, learner, key):
+    """One credential of vdu.lt's first offer that is ready to issue, to learner."""
+    auth = {"Authorization": "Bearer " + token, "Content-Type": "application/json"}
+    offers = json.loads(mcxtest.http(port, "GET", "/api/v1/institutions/vdu.lt/offers",
+                                     auth).body)["items"]
+    ready = [o for o in offers if not o["completeness"]["missing"]]
+    assert ready, "no vdu.lt demo offer is ready to issue"
+    body = {"offer_id": ready[0]["id"], "idempotency_key": key,
+            "learner": {"given_name": "Eglė", "family_name": "Studentė", "email": learner},
+            "result": {"grade": "10", "ects": ready[0]["ects"], "date": "2026-11-27"}}
+    r = mcxtest.http(port, "POST", "/api/v1/credentials", auth, json.dumps(body).encode())
+    assert r.status == 202, f"issuing: {r.status} {r.body!r}"
+    cid = json.loads(r.body)["id"]
+    mcxtest.wait_until(lambda: json.loads(mcxtest.http(
+        port, "GET", f"/api/v1/credentials/{cid}", auth).body)["state"] == "delivered",
+        60, 0.2, f"credential {cid} delivered")
+    return cid
+
+
 @pytest.fixture(scope="module")
-def server(db, demo, tmp_path_factory):
+def sealed(db, demo, staff, tmp_path_factory):
+    """A credential sealed by a node with the local Europass adapter (an eSeal made
+    here with openssl), for the student, before the main node (EDCI) starts: the file
+    the student's page offers for download. The node stops once it is sealed."""
+    eseal = mcxtest.make_eseal(tmp_path_factory.mktemp("eseal"))
+    factory = mcxtest.McxdFactory(str(tmp_path_factory.mktemp("local")), db.url,
+                                  os.path.join(mcxtest.source_dir(), "web"))
+    node = factory.start("--harvest", "off", "--europass-adapter", "local",
+                         "--europass-seal-file", str(eseal / "eseal.p12"),
+                         "--europass-seal-password-file", str(eseal / "password"),
+                         "--outbox-tick-ms", "100")
+    try:
+        cid = issue_to(node.port, staff["publisher"]["token"], staff["student"]["email"],
+                       "browser-sealed")
+    finally:
+        problems = factory.cleanup()
+    if problems:
+        pytest.fail("\n\n".join(problems), pytrace=False)
+    return cid
+
+
+@pytest.fixture(scope="module")
+def server(db, demo, sealed, tmp_path_factory):
     web = os.path.join(mcxtest.source_dir(), "web")
     factory = mcxtest.McxdFactory(str(tmp_path_factory.mktemp("mcxd")), db.url, web)
     standin = EdciStandin(tmp_path_factory.mktemp("edci"))
@@ -242,7 +283,7 @@ def run_node(args, env):
     return proc.returncode, out
 
 
-def test_browser_suite(db, server, demo, queue, staff):
+def test_browser_suite(db, server, demo, queue, staff, sealed):
     node = shutil.which("node")
     assert node, "node is not installed (script/bootstrap installs it)"
     assert os.path.isdir(os.path.join(HERE, "node_modules", "playwright-core")), \
@@ -258,6 +299,7 @@ def test_browser_suite(db, server, demo, queue, staff):
                 "MCX_VERIFY_IDS": json.dumps(demo["verify"]),
                 "MCX_QUEUE": json.dumps(queue),
                 "MCX_STAFF": json.dumps(staff),
+                "MCX_SEALED_ID": sealed,
                 # the journey test compares the impact page with SQL of its own
                 "MCX_DATABASE_URL": db.url, "MCX_PSQL": mcxtest.psql_binary(),
                 "MCX_ELM3": ELM3})

@@ -725,6 +725,32 @@ def run_mcxd(args, timeout=20.0, env=None):
                           timeout=timeout, env=child_env(env), stdin=subprocess.DEVNULL)
 
 
+def make_eseal(d, org_id="VATLT-100002513", password="eseal pass 42"):
+    """An eSeal for the local Europass adapter, made with the openssl command in the
+    directory d (a pathlib.Path): a CA, and a certificate naming the university and its
+    VAT number as organizationIdentifier, as a qualified eSeal does. Leaves eseal.p12
+    (with its CA), leaf.key + chain.pem, password (the p12's) and wrong (not it)."""
+    def openssl(*args):
+        r = subprocess.run(["openssl", *args], cwd=d, capture_output=True, text=True, timeout=60)
+        assert r.returncode == 0, f"openssl {' '.join(args)}: {r.stderr}"
+    openssl("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", "ca.key", "-out",
+            "ca.pem", "-days", "30", "-subj", "/C=LT/O=Test Trust Services/CN=Test eSeal CA",
+            "-addext", "basicConstraints=critical,CA:TRUE", "-addext", "keyUsage=keyCertSign")
+    openssl("req", "-new", "-newkey", "rsa:2048", "-nodes", "-keyout", "leaf.key", "-out",
+            "leaf.csr", "-subj",
+            f"/C=LT/O=Vytautas Magnus University/organizationIdentifier={org_id}/CN=VMU eSeal")
+    (d / "ext").write_text("basicConstraints=critical,CA:FALSE\n"
+                           "keyUsage=critical,digitalSignature,nonRepudiation\n")
+    openssl("x509", "-req", "-in", "leaf.csr", "-CA", "ca.pem", "-CAkey", "ca.key",
+            "-CAcreateserial", "-days", "20", "-out", "leaf.pem", "-extfile", "ext")
+    openssl("pkcs12", "-export", "-inkey", "leaf.key", "-in", "leaf.pem", "-certfile", "ca.pem",
+            "-passout", "pass:" + password, "-out", "eseal.p12")
+    (d / "chain.pem").write_text((d / "leaf.pem").read_text() + (d / "ca.pem").read_text())
+    (d / "password").write_text(password + "\n")
+    (d / "wrong").write_text("not the password\n")
+    return d
+
+
 def wait_until(predicate, timeout, interval=0.02, what="condition"):
     """Polls predicate until it returns a truthy value; AssertionError after timeout."""
     deadline = time.monotonic() + timeout

@@ -31,27 +31,7 @@ def openssl(*args, cwd):
 
 @pytest.fixture(scope="module")
 def eseal(tmp_path_factory):
-    """A CA and an eSeal certificate naming the university's VAT number as its
-    organizationIdentifier, as a qualified eSeal does; as PKCS#12 and as PEM."""
-    d = tmp_path_factory.mktemp("eseal")
-    openssl("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", "ca.key", "-out",
-            "ca.pem", "-days", "30", "-subj", "/C=LT/O=Test Trust Services/CN=Test eSeal CA",
-            "-addext", "basicConstraints=critical,CA:TRUE", "-addext", "keyUsage=keyCertSign",
-            cwd=d)
-    openssl("req", "-new", "-newkey", "rsa:2048", "-nodes", "-keyout", "leaf.key", "-out",
-            "leaf.csr", "-subj",
-            f"/C=LT/O=Vytautas Magnus University/organizationIdentifier={ORG_ID}/CN=VMU eSeal",
-            cwd=d)
-    (d / "ext").write_text("basicConstraints=critical,CA:FALSE\n"
-                           "keyUsage=critical,digitalSignature,nonRepudiation\n")
-    openssl("x509", "-req", "-in", "leaf.csr", "-CA", "ca.pem", "-CAkey", "ca.key",
-            "-CAcreateserial", "-days", "20", "-out", "leaf.pem", "-extfile", "ext", cwd=d)
-    openssl("pkcs12", "-export", "-inkey", "leaf.key", "-in", "leaf.pem", "-certfile", "ca.pem",
-            "-passout", "pass:" + SEAL_PASSWORD, "-out", "eseal.p12", cwd=d)
-    (d / "chain.pem").write_text((d / "leaf.pem").read_text() + (d / "ca.pem").read_text())
-    (d / "password").write_text(SEAL_PASSWORD + "\n")
-    (d / "wrong").write_text("not the password\n")
-    return d
+    return mcxtest.make_eseal(tmp_path_factory.mktemp("eseal"), ORG_ID, SEAL_PASSWORD)
 
 
 @pytest.fixture(scope="module")

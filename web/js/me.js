@@ -1,7 +1,9 @@
 // me.js — "My applications" (/me): the courses the signed-in student applied to,
-// newest first, each linked to its offer page; and the student's recognition
-// requests (GET /api/v1/recognition-requests: proposal, then the registrar's
-// decision) with the form that sends one (POST, the credential file as read here).
+// newest first, each linked to its offer page; the credentials issued to their
+// address (GET /api/v1/me/credentials: check it, open it in Europass, download the
+// file mcx sealed); and the student's recognition requests (GET
+// /api/v1/recognition-requests: proposal, then the registrar's decision) with the
+// form that sends one (POST: one of their credentials, or a file as read here).
 
 import { api, institutions } from './api.js';
 import { el } from './dom.js';
@@ -59,6 +61,71 @@ function render() {
     default:
       break;
   }
+}
+
+// ---- credentials ----
+
+const credBox = document.getElementById('credentials');
+let credentials = [];
+let canAsk = false; // students may ask for recognition of a credential
+
+function credentialItem(c) {
+  const inst = c.institution || {};
+  const issuer = pick(inst.name).text || institutionName(insts.get(inst.id), inst.id);
+  const when = c.state === 'revoked' ? t('me.cred_revoked', { d: formatDate(c.revoked_at) })
+    : c.state === 'delivered' ? t('me.cred_issued', { d: formatDate(c.issued_at) })
+      : t('me.cred_pending');
+  const hint = `cred-hint-${c.id}`;
+  const links = [
+    c.verify_url ? el('a', { href: c.verify_url, text: t('me.cred_verify') }) : null,
+    c.viewer_url && c.state === 'delivered'
+      ? el('a', { href: c.viewer_url, rel: 'noopener', text: t('me.cred_europass') }) : null,
+    c.download_url ? el('a', {
+      href: c.download_url, download: `credential-${c.id}.json`, 'aria-describedby': hint,
+      text: t('me.cred_download'),
+    }) : null,
+  ].filter(Boolean);
+  return el('li', { 'data-id': c.id, 'data-state': c.state }, el('article', { class: 'card' },
+    el('h3', { text: c.title }),
+    el('p', { class: 'meta', text: issuer }),
+    el('p', { class: 'meta' },
+      el('span', { class: `pill cred-state-${c.state}`, text: t(`cred_state.${c.state}`) }),
+      ` ${when}`),
+    c.result && c.result.grade ? el('p', { class: 'meta', text: t('me.cred_grade', { g: c.result.grade }) }) : null,
+    links.length ? el('ul', { class: 'cred-links' }, ...links.map((a) => el('li', {}, a))) : null,
+    c.download_url ? el('p', { class: 'hint', id: hint, text: t('me.cred_download_hint') }) : null,
+    canAsk && c.state === 'delivered' ? el('p', { class: 'cred-ask' }, askButton(c)) : null));
+}
+
+// "Ask for recognition": the form below, with this credential chosen.
+function askButton(c) {
+  const b = el('button', { type: 'button', class: 'secondary', text: t('me.cred_recognise') });
+  b.addEventListener('click', () => {
+    const select = document.getElementById('rec-source');
+    select.value = c.id;
+    sourceChanged();
+    document.getElementById('rec-target').focus();
+    document.getElementById('rec-form').scrollIntoView({ block: 'start' });
+  });
+  return b;
+}
+
+function renderCredentials() {
+  document.getElementById('my-credentials').replaceChildren(...credentials.map(credentialItem));
+  document.getElementById('credentials-empty').hidden = credentials.length > 0;
+}
+
+async function startCredentials(user) {
+  if (!user) return;
+  canAsk = user.role === 'student';
+  credBox.hidden = false;
+  try {
+    credentials = (await api('/me/credentials')).items || [];
+  } catch (x) {
+    document.getElementById('credentials-error').textContent = x.message;
+  }
+  renderCredentials();
+  onLangChange(renderCredentials);
 }
 
 // ---- recognition ----
@@ -138,6 +205,24 @@ function fillTargets(user) {
     ...sorted.map((i) => new Option(institutionName(i), i.id, false, i.id === current)));
 }
 
+// What the request is about: one of the student's issued credentials, or a file.
+function fillSources() {
+  const select = document.getElementById('rec-source');
+  const current = select.value;
+  const issued = credentials.filter((c) => c.state === 'delivered');
+  select.replaceChildren(new Option(t('me.rec_source_file'), ''),
+    ...issued.map((c) => new Option(`${c.title} — ${formatDate(c.issued_at)}`, c.id, false,
+      c.id === current)));
+  document.getElementById('rec-source-field').hidden = issued.length === 0;
+  sourceChanged();
+}
+
+function sourceChanged() {
+  const fromFile = !document.getElementById('rec-source').value;
+  document.getElementById('rec-file-field').hidden = !fromFile;
+  document.getElementById('rec-file').required = fromFile;
+}
+
 // The file as the API wants it: JSON-LD as an object, ELM 2 XML as text.
 async function readCredential(file) {
   const text = await file.text();
@@ -156,13 +241,14 @@ async function submitRequest(e) {
   const done = document.getElementById('rec-done');
   err.textContent = '';
   done.textContent = '';
+  const chosen = f.elements.source.value;
   const file = f.elements.file.files[0];
-  if (!file) { err.textContent = t('me.rec_need_file'); return; }
+  if (!chosen && !file) { err.textContent = t('me.rec_need_file'); return; }
   if (!f.elements.institution.value) { err.textContent = t('me.rec_need_target'); return; }
   const btn = f.querySelector('button[type="submit"]');
   btn.disabled = true;
   try {
-    const body = await readCredential(file);
+    const body = chosen ? { credential_id: chosen } : await readCredential(file);
     body.target = { institution: f.elements.institution.value };
     if (f.elements.programme.value.trim()) body.target.programme = f.elements.programme.value.trim();
     if (f.elements.course.value.trim()) body.target.course = f.elements.course.value.trim();
@@ -172,6 +258,7 @@ async function submitRequest(e) {
     done.textContent = t('me.rec_sent');
     f.reset();
     fillTargets(null);
+    fillSources();
   } catch (x) {
     err.textContent = x.message;
   } finally {
@@ -183,8 +270,10 @@ async function startRecognition(user) {
   if (!user || user.role !== 'student') return; // staff have their own pages
   recBox.hidden = false;
   fillTargets(user);
+  fillSources();
+  document.getElementById('rec-source').addEventListener('change', sourceChanged);
   document.getElementById('rec-form').addEventListener('submit', submitRequest);
-  onLangChange(() => { fillTargets(null); renderRequests(); });
+  onLangChange(() => { fillTargets(null); fillSources(); renderRequests(); });
   try {
     requests = (await api('/recognition-requests')).items || [];
   } catch (x) {
@@ -207,4 +296,5 @@ if (!s) {
 }
 render();
 onLangChange(render);
+await startCredentials(s && s.user);
 await startRecognition(s && s.user);

@@ -974,6 +974,13 @@ function renderRegistry() {
         'aria-label': t('pub.verify_label', { name }),
       }, t('pub.verify'))
       : null);
+    // sealed here (the local adapter): the file the learner gets, to hand over by hand
+    if (c.europass && c.europass.download_url && c.state === 'delivered') {
+      actions.append(el('a', {
+        href: c.europass.download_url, class: 'pub-sealed', download: `credential-${c.id}.json`,
+        'aria-label': t('pub.sealed_label', { name }),
+      }, t('pub.sealed')));
+    }
     if (c.state === 'failed') {
       const again = el('button', {
         type: 'button', class: 'secondary pub-reissue', 'aria-label': t('pub.send_again_label', { name }),

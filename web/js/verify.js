@@ -1,6 +1,7 @@
 // verify.js — the public verification page (/verify/{id}): asks the registry for the
 // credential's status (the same address, as JSON) and says valid, revoked or unknown,
-// with the issuer, title, dates and the learner's name — nothing else of the learner.
+// with the issuer, title, dates and the learner's name — nothing else of the learner;
+// for a credential mcx sealed itself, whether its sealed file still matches the eSeal.
 
 import { el } from './dom.js';
 import { initPage } from './header.js';
@@ -11,6 +12,23 @@ let result = null;
 
 function fact(label, value) {
   return value ? el('div', {}, el('dt', { text: t(label) }), el('dd', { text: value })) : null;
+}
+
+// "Vytautas Magnus University (VATLT-100002513)" from the eSeal's subject (RFC 2253),
+// else the subject as it is.
+function sealer(subject) {
+  const part = (name) => {
+    const m = new RegExp(`(?:^|,)${name}=((?:[^,\\\\]|\\\\.)*)`).exec(subject || '');
+    return m ? m[1].replace(/\\(.)/g, '$1') : '';
+  };
+  const org = part('O');
+  const id = part('organizationIdentifier') || part('2\\.5\\.4\\.97');
+  return org ? (id ? `${org} (${id})` : org) : subject;
+}
+
+function seal(s) {
+  if (!s) return '';
+  return s.valid ? t('verify.seal_ok', { by: sealer(s.sealed_by) }) : t('verify.seal_bad');
 }
 
 function render() {
@@ -31,7 +49,8 @@ function render() {
       fact('verify.issuer', issuer),
       fact('verify.issued', formatDate(v.issued)),
       fact('verify.revoked_at', v.revoked_at ? formatDate(v.revoked_at) : ''),
-      fact('verify.reason', v.revoke_reason)),
+      fact('verify.reason', v.revoke_reason),
+      fact('verify.seal', seal(v.seal))),
   );
 }
 
