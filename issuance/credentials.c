@@ -873,11 +873,14 @@ static void handle_get(struct http_request *req, void *arg)
 /* ---- GET /api/v1/credentials/{id}/sealed: the file the local adapter sealed ---- */
 
 /* Staff of the institution (as the registry), or the learner: a signed-in account
- * whose e-mail address is the one the credential was issued to. Anyone else: 404. */
+ * whose confirmed e-mail address is the one the credential was issued to. Anyone
+ * else: 404. */
 static const char sealed_get_sql[] =
     "SELECT c.state, c.sealed, c.europass->>'adapter', c.learner IS NULL"
     " FROM credentials c WHERE c.id = $1::uuid AND ($2 = 'admin'"
-    "  OR $2 = 'publisher' AND c.institution_id = $3 OR lower(c.learner_email) = lower($4))";
+    "  OR $2 = 'publisher' AND c.institution_id = $3 OR lower(c.learner_email) = lower($4)"
+    "  AND EXISTS (SELECT 1 FROM users u WHERE u.id = $5::uuid"
+    "   AND u.email_confirmed_at IS NOT NULL))";
 
 static void sealed_got(struct api_call *c, struct db_result *res)
 {
@@ -924,8 +927,8 @@ static void sealed_authed(struct api_call *c, const struct auth_user *u)
         api_call_fail(c, 404, "not_found", "no credential %s", id);
         return;
     }
-    const char *params[4] = {id, u->role, u->institution_id, u->email};
-    api_call_db(c, sealed_get_sql, 4, params, sealed_got);
+    const char *params[5] = {id, u->role, u->institution_id, u->email, u->id};
+    api_call_db(c, sealed_get_sql, 5, params, sealed_got);
 }
 
 static void handle_sealed(struct http_request *req, void *arg)
@@ -935,12 +938,14 @@ static void handle_sealed(struct http_request *req, void *arg)
 
 /* ---- GET /api/v1/me/credentials: what was issued to the signed-in person ---- */
 
-/* By the e-mail address the credential names; failed ones are the institution's to
- * send again, so they are not listed. Newest first, at most ME_CREDENTIALS_MAX. */
+/* By the e-mail address the credential names, once the account's address is
+ * confirmed (anyone may sign up with any address); failed ones are the institution's
+ * to send again, so they are not listed. Newest first, at most ME_CREDENTIALS_MAX. */
 #define ME_CREDENTIALS_MAX "500"
 static const char mine_sql[] =
     "SELECT 200, jsonb_build_object('items', coalesce(jsonb_agg(j ORDER BY created DESC, id),"
-    "  '[]'))::text FROM (SELECT c.created_at AS created, c.id, jsonb_build_object("
+    "  '[]'), 'email_confirmed', (SELECT email_confirmed_at IS NOT NULL FROM users"
+    "  WHERE id = $2::uuid))::text FROM (SELECT c.created_at AS created, c.id, jsonb_build_object("
     "   'id', c.id, 'offer_id', c.offer_id, 'title', c.title,"
     "   'institution', jsonb_build_object('id', i.id, 'name', i.name), 'state', c.state,"
     "   'result', c.result, 'issued_at', recognition_time(c.delivered_at),"
@@ -951,14 +956,15 @@ static const char mine_sql[] =
     "     THEN '/api/v1/credentials/' || c.id || '/sealed' END) AS j"
     "  FROM credentials c JOIN institutions i ON i.id = c.institution_id"
     "  WHERE lower(c.learner_email) = lower($1) AND c.learner_email IS NOT NULL"
-    "   AND c.state <> 'failed'"
+    "   AND c.state <> 'failed' AND EXISTS (SELECT 1 FROM users u WHERE u.id = $2::uuid"
+    "   AND u.email_confirmed_at IS NOT NULL)"
     "  ORDER BY c.created_at DESC, c.id LIMIT " ME_CREDENTIALS_MAX ") x";
 
 static void mine_authed(struct api_call *c, const struct auth_user *u)
 {
-    const char *params[1] = {u->email};
+    const char *params[2] = {u->email, u->id};
 
-    api_call_query(c, mine_sql, 1, params);
+    api_call_query(c, mine_sql, 2, params);
 }
 
 static void handle_mine(struct http_request *req, void *arg)
@@ -1486,11 +1492,12 @@ static void verify_done(struct api_call *c, struct db_result *res)
 
     buf_init(&b);
     buf_puts(&b, db_result_value(res, 0, 1));
-    if (!db_result_is_null(res, 0, 2) && b.len > 1 && b.data[b.len - 1] == '}') {
-        b.data[--b.len] = '\0'; /* the object gets one more member */
-        buf_puts(&b, ", \"seal\": ");
-        seal_check(&b, db_result_value(res, 0, 2));
-        buf_putc(&b, '}');
+    if (!db_result_is_null(res, 0, 2)) {
+        struct buf seal;
+        buf_init(&seal);
+        seal_check(&seal, db_result_value(res, 0, 2));
+        json_object_append(&b, "seal", seal.data);
+        buf_cleanup(&seal);
     }
     api_call_reply_json(c, atoi(db_result_value(res, 0, 0)), &b);
 }

@@ -323,35 +323,46 @@ static void submit_inserted(struct api_call *c, struct db_result *res)
 static void submit_lookup(struct api_call *c);
 
 /* A credential of this node's registry, delivered to the student asking (matched by
- * e-mail): its document, or no row. $1 id, $2 the student's e-mail. */
-static const char registry_sql[] = "SELECT document, state, document = '' FROM credentials"
-                                   " WHERE id = $1::uuid AND lower(learner_email) = lower($2)";
+ * e-mail, once the student's address is confirmed: anyone may sign up with any
+ * address): whether it is, then the credential's document, state and whether it was
+ * purged (NULL: no such credential for this address). $1 id, $2 the student. */
+static const char registry_sql[] =
+    "SELECT u.email_confirmed_at IS NOT NULL, c.document, c.state, c.document = ''"
+    " FROM users u LEFT JOIN credentials c"
+    "  ON c.id = $1::uuid AND lower(c.learner_email) = lower(u.email)"
+    " WHERE u.id = $2::uuid";
 
 static void submit_registry(struct api_call *c, struct db_result *res)
 {
     struct submit *s = api_call_data(c);
     struct mcx_error err;
 
-    if (db_result_rows(res) != 1) {
+    if (db_result_rows(res) == 1 && strcmp(db_result_value(res, 0, 0), "t") != 0) {
+        api_call_fail(c, 403, "email_unconfirmed",
+                      "credential_id: confirm your e-mail address first (the link in the "
+                      "confirmation mail; My applications sends it again)");
+        return;
+    }
+    if (db_result_rows(res) != 1 || db_result_is_null(res, 0, 1)) {
         api_call_fail(c, 422, "validation_failed",
                       "credential_id: this node issued no credential %s to %s", s->registry_id,
                       s->email);
         return;
     }
-    if (strcmp(db_result_value(res, 0, 1), "delivered") != 0) {
+    if (strcmp(db_result_value(res, 0, 2), "delivered") != 0) {
         api_call_fail(c, 422, "validation_failed",
                       "credential_id: the credential is %s, not "
                       "delivered",
-                      db_result_value(res, 0, 1));
+                      db_result_value(res, 0, 2));
         return;
     }
-    if (strcmp(db_result_value(res, 0, 2), "t") == 0) {
+    if (strcmp(db_result_value(res, 0, 3), "t") == 0) {
         api_call_fail(c, 422, "validation_failed",
                       "credential_id: the registry no longer keeps this credential's document "
                       "(personal data retention); send the credential itself");
         return;
     }
-    const char *doc = db_result_value(res, 0, 0);
+    const char *doc = db_result_value(res, 0, 1);
     if (rec_parse_elm3(doc, strlen(doc), &s->parsed, &err) != 0) {
         api_call_fail(c, 422, "validation_failed",
                       "credential_id: the registry's copy does not "
@@ -387,7 +398,7 @@ static void submit_authed(struct api_call *c, const struct auth_user *u)
         return;
     }
     if (s->registry_id[0] != '\0') {
-        const char *params[2] = {s->registry_id, s->email};
+        const char *params[2] = {s->registry_id, s->user_id};
         api_call_db(c, registry_sql, 2, params, submit_registry);
         return;
     }

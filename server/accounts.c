@@ -24,6 +24,7 @@
 #include "server/admin.h"
 #include "server/api.h"
 #include "server/auth.h"
+#include "server/confirm.h"
 #include "server/db.h"
 #include "server/http.h"
 #include "server/json.h"
@@ -39,15 +40,20 @@
 #define USER_JSON                                                                                  \
     "jsonb_build_object('id', u.id::text, 'email', u.email, 'role', u.role,"                       \
     " 'name', u.display_name, 'institution', u.institution_id,"                                    \
+    " 'email_confirmed', u.email_confirmed_at IS NOT NULL,"                                        \
     " 'created_at', " RFC3339("u.created_at") ")::text"
 
 /* A taken address (in any case) gives no row back, as in `mcx user add`: 409. The new
- * user is the actor of its own creation. */
+ * user is the actor of its own creation. Its address is not confirmed: with mail, $5
+ * is the hash of the confirmation link the reply waits to send. */
 static const char signup_sql[] =
     "WITH u AS ("
-    " INSERT INTO users (email, password_hash, role, institution_id, display_name)"
-    " VALUES ($1, $2, 'student', $3, $4)"
+    " INSERT INTO users (email, password_hash, role, institution_id, display_name,"
+    "  email_confirmed_at)"
+    " VALUES ($1, $2, 'student', $3, $4, NULL)"
     " ON CONFLICT ((lower(email))) DO NOTHING RETURNING *),"
+    " c AS (INSERT INTO email_confirmations (token_hash, user_id, email, expires_at)"
+    "  SELECT $5, u.id, u.email, now() + " CONFIRM_TTL_SQL " FROM u WHERE $5::text IS NOT NULL),"
     " a AS (INSERT INTO audit_log (actor, action, entity, entity_id, after_hash, details)"
     "  SELECT 'user:' || u.id, 'create', 'user', u.id::text, audit_hash(to_jsonb(u)),"
     "   jsonb_build_object('email', u.email, 'role', u.role, 'institution_id', u.institution_id,"
@@ -101,6 +107,10 @@ struct acct {
     char old_session[AUTH_HASH_HEX_SIZE]; /* sign-in: the browser's session before, or "" */
     struct auth_session session;          /* sign-in: the new one */
     char csrf_token[AUTH_SECRET_SIZE];    /* who-am-I: the session's */
+    struct mail_op *mail;                 /* sign-up: the confirmation mail */
+    char link_secret[AUTH_SECRET_SIZE];   /* sign-up: its link's secret, or "" */
+    char link_hash[AUTH_HASH_HEX_SIZE];
+    struct buf reply; /* sign-up: the new user, while the mail goes */
 };
 
 /* ---- lifecycle ---- */
@@ -122,6 +132,8 @@ static void acct_free(struct acct *a)
     OPENSSL_cleanse(&a->session,
                     sizeof(a->session)); /* not explicit_bzero: gcc -O2 misreads the struct */
     OPENSSL_cleanse(a->csrf_token, sizeof(a->csrf_token));
+    OPENSSL_cleanse(a->link_secret, sizeof(a->link_secret));
+    buf_cleanup(&a->reply);
     free(a->name);
     free(a->institution);
     free(a);
@@ -134,6 +146,7 @@ static void acct_cancel(void *data)
     auth_op_cancel(a->auth);
     db_op_cancel(a->op);
     offload_cancel(a->job);
+    mail_cancel(a->mail);
     acct_free(a);
 }
 
@@ -397,6 +410,40 @@ static int signup_read(struct acct *a, const struct json_value *v, struct mcx_er
     return 0;
 }
 
+/* The new account, with whether its confirmation mail went out ("sent", or "failed":
+ * the person asks again from their page). */
+static void signup_reply(struct acct *a, bool sent)
+{
+    json_object_append(&a->reply, "confirmation_mail", sent ? "\"sent\"" : "\"failed\"");
+    http_reply_json(acct_detach(a), 201, &a->reply);
+    acct_free(a);
+}
+
+static void signup_unsent(struct db_result *res, const struct db_error *err, void *arg)
+{
+    struct acct *a = arg;
+
+    (void)res;
+    (void)err; /* the link stays, unused: asking again then waits a minute */
+    a->op = NULL;
+    signup_reply(a, false);
+}
+
+/* A mail that did not go out leaves no link, so asking again works at once. */
+static void signup_mailed(bool ok, const char *error, void *arg)
+{
+    struct acct *a = arg;
+    const char *params[1] = {a->link_hash};
+
+    (void)error; /* logged by mail.c */
+    a->mail = NULL;
+    if (ok)
+        signup_reply(a, true);
+    else
+        a->op = db_query(a->app->pool, "DELETE FROM email_confirmations WHERE token_hash = $1", 1,
+                         params, signup_unsent, a);
+}
+
 static void signup_done(struct db_result *res, const struct db_error *err, void *arg)
 {
     struct acct *a = arg;
@@ -421,6 +468,13 @@ static void signup_done(struct db_result *res, const struct db_error *err, void 
         acct_fail_db(a, err);
         return;
     }
+    if (db_result_rows(res) > 0 && a->link_secret[0] != '\0') {
+        /* the reply waits for the confirmation mail, which it reports */
+        buf_puts(&a->reply, db_result_value(res, 0, 0));
+        a->mail = confirm_mail_send(a->app, a->email, a->link_secret, signup_mailed, a);
+        OPENSSL_cleanse(a->link_secret, sizeof(a->link_secret));
+        return;
+    }
     req = acct_detach(a);
     if (db_result_rows(res) == 0) {
         /* Says no more than a sign-up must: not who, not since when, not which role. */
@@ -429,6 +483,7 @@ static void signup_done(struct db_result *res, const struct db_error *err, void 
     } else {
         buf_init(&b);
         buf_puts(&b, db_result_value(res, 0, 0));
+        json_object_append(&b, "confirmation_mail", "\"unavailable\"");
         http_reply_json(req, 201, &b);
     }
     acct_free(a);
@@ -462,7 +517,7 @@ static void signup_hashed(void *data, void *arg)
 {
     struct pw_job *pj = data;
     struct acct *a = arg;
-    const char *params[4];
+    const char *params[5];
 
     a->job = NULL;
     if (pj->rc < 0) {
@@ -470,11 +525,17 @@ static void signup_hashed(void *data, void *arg)
         acct_free(a);
         return;
     }
+    if (mail_available(a->app) && confirm_token_new(a->link_secret, a->link_hash) != 0) {
+        http_reply_error(acct_detach(a), 500, "internal_error", "cannot make a confirmation link");
+        acct_free(a);
+        return;
+    }
     params[0] = a->email;
     params[1] = pj->hash;
     params[2] = a->institution;
     params[3] = a->name;
-    a->op = db_query(a->app->pool, signup_sql, 4, params, signup_done, a);
+    params[4] = a->link_secret[0] != '\0' ? a->link_hash : NULL;
+    a->op = db_query(a->app->pool, signup_sql, 5, params, signup_done, a);
 }
 
 static void handle_signup(struct http_request *req, void *arg)

@@ -36,6 +36,7 @@
     "json_build_object('id', " u ".id::text, 'email', " u ".email, 'role', " u ".role,"            \
     " 'institution', " u ".institution_id, 'display_name', " u ".display_name,"                    \
     " 'disabled', " u ".disabled_at IS NOT NULL,"                                                  \
+    " 'email_confirmed', " u ".email_confirmed_at IS NOT NULL,"                                    \
     " 'disabled_at', recognition_time(" u ".disabled_at),"                                         \
     " 'created_at', recognition_time(" u ".created_at),"                                           \
     " 'tokens', (SELECT count(*) FROM api_tokens k"                                                \

@@ -67,6 +67,8 @@ static int cli_cmd_migrate(struct cli *cli, const struct cli_command *cmd, int a
 static int cli_cmd_institution_add(struct cli *cli, const struct cli_command *cmd, int argc,
                                    char **argv);
 static int cli_cmd_user_add(struct cli *cli, const struct cli_command *cmd, int argc, char **argv);
+static int cli_cmd_user_confirm(struct cli *cli, const struct cli_command *cmd, int argc,
+                                char **argv);
 static int cli_cmd_token_create(struct cli *cli, const struct cli_command *cmd, int argc,
                                 char **argv);
 static int cli_cmd_token_revoke(struct cli *cli, const struct cli_command *cmd, int argc,
@@ -89,6 +91,10 @@ static const struct cli_command cli_commands[] = {
     {"user add",
      "EMAIL --role student|publisher|registrar|admin [--institution ID] [--password-stdin]",
      "create an account; prints a generated password unless --password-stdin", cli_cmd_user_add},
+    {"user confirm", "EMAIL",
+     "vouch for an account's e-mail address (as its confirmation link would): the credentials "
+     "issued to it become visible to it",
+     cli_cmd_user_confirm},
     {"token create", "--user EMAIL [--name LABEL]",
      "create an API token for a user; prints it (the only time it is shown)", cli_cmd_token_create},
     {"token revoke", "TOKEN", "revoke an API token (the whole token, or its id)",
@@ -931,6 +937,54 @@ static int cli_cmd_token_revoke(struct cli *cli, const struct cli_command *cmd, 
     if (db == NULL)
         return rc;
     rc = cli_token_revoke_run(db, cmd, id, hash);
+    db_sync_close(db);
+    return rc;
+}
+
+/* Confirms the address of the account (any case) that has it: (user id, whether it was
+ * confirmed already), no row for an unknown address. */
+static const char cli_user_confirm_sql[] =
+    "WITH u AS (SELECT id, email_confirmed_at IS NOT NULL AS was FROM users"
+    "  WHERE lower(email) = lower($1) FOR UPDATE),"
+    " upd AS (UPDATE users SET email_confirmed_at = now() FROM u"
+    "  WHERE users.id = u.id AND NOT u.was RETURNING users.id, users.email),"
+    " a AS (INSERT INTO audit_log (actor, action, entity, entity_id, details)"
+    "  SELECT $2, 'confirm_email', 'user', upd.id::text,"
+    "   jsonb_build_object('email', upd.email, 'via', 'cli') FROM upd)"
+    " SELECT id::text, was FROM u";
+
+static int cli_cmd_user_confirm(struct cli *cli, const struct cli_command *cmd, int argc,
+                                char **argv)
+{
+    struct cli_args args;
+    struct db_result *res;
+    struct db_sync *db;
+    char actor[160];
+    int rc;
+
+    rc = cli_parse_expect(cli, cmd, NULL, 0, argc, argv, &args, 1, 1);
+    if (rc >= 0)
+        return rc;
+    db = cli_connect(cli, cmd, &rc);
+    if (db == NULL)
+        return rc;
+    cli_actor(actor, sizeof(actor));
+    const char *params[2] = {args.pos[0], actor};
+    if (cli_exec(db, cmd, cli_user_confirm_sql, 2, params, &res) < 0) {
+        db_sync_close(db);
+        return CLI_EXIT_FAILED;
+    }
+    if (db_result_rows(res) == 0) {
+        fprintf(stderr, "mcx %s: no account has the address %s\n", cmd->name, args.pos[0]);
+        rc = CLI_EXIT_FAILED;
+    } else {
+        fprintf(stderr, "mcx %s: %s %s\n", cmd->name, args.pos[0],
+                strcmp(db_result_value(res, 0, 1), "t") == 0 ? "was confirmed already"
+                                                             : "is confirmed");
+        printf("%s\n", db_result_value(res, 0, 0));
+        rc = CLI_EXIT_OK;
+    }
+    db_result_free(res);
     db_sync_close(db);
     return rc;
 }

@@ -64,7 +64,9 @@ struct client_req {
     long resp_status;                /* from the current status line */
     bool is_body_checked;            /* Content-Length of this response checked */
     enum client_result abort_result; /* why our callback stopped curl, or CLIENT_OK */
-    char message[200];               /* abort reason, or why it failed before starting */
+    struct buf upload;               /* a mail's message (client_send_mail) */
+    size_t upload_off;
+    char message[200]; /* abort reason, or why it failed before starting */
     char errbuf[CURL_ERROR_SIZE];
     TAILQ_ENTRY(client_req) link;
 };
@@ -521,6 +523,7 @@ static void req_free(struct client_req *r)
     curl_slist_free_all(r->headers);
     buf_cleanup(&r->body);
     buf_cleanup(&r->resp_headers);
+    buf_cleanup(&r->upload);
     free(r->url);
     free(r);
 }
@@ -942,27 +945,27 @@ void client_free(struct http_client *c)
         client_destroy(c);
 }
 
-struct client_req *client_fetch(struct http_client *c, const struct client_request *req,
-                                client_done_cb cb, void *arg)
+static struct client_req *req_new(struct http_client *c, const char *url, client_done_cb cb,
+                                  void *arg)
 {
-    struct client_req *r;
+    struct client_req *r = xcalloc(1, sizeof(*r));
 
-    if (c->is_dead)
-        return NULL; /* a callback of this client freed it and then asked for more */
-    r = xcalloc(1, sizeof(*r));
     r->c = c;
     r->cb = cb;
     r->arg = arg;
     buf_init(&r->body);
     buf_init(&r->resp_headers);
-    r->url = xstrdup(req != NULL && req->url != NULL ? req->url : "");
+    buf_init(&r->upload);
+    r->url = xstrdup(url != NULL ? url : "");
     c->ntransfers++;
-    if (req == NULL) {
-        message_set(r->message, sizeof(r->message), "no request");
-    } else if (c->ntransfers > CLIENT_MAX_TRANSFERS) {
-        message_set(r->message, sizeof(r->message), "too many transfers in flight (limit %d)",
-                    CLIENT_MAX_TRANSFERS);
-    } else if (req_setup(r, req) == 0) {
+    return r;
+}
+
+/* Adds a set-up transfer to the multi handle, or delivers its failure (r->message)
+ * on the next loop turn. */
+static struct client_req *req_start(struct http_client *c, struct client_req *r, bool ready)
+{
+    if (ready) {
         CURLMcode mc = curl_multi_add_handle(c->multi, r->easy);
         if (mc == CURLM_OK) {
             TAILQ_INSERT_TAIL(&c->active, r, link);
@@ -974,6 +977,155 @@ struct client_req *client_fetch(struct http_client *c, const struct client_reque
     }
     client_queue_failed(c, r);
     return r;
+}
+
+static bool req_too_many(struct client_req *r)
+{
+    if (r->c->ntransfers <= CLIENT_MAX_TRANSFERS)
+        return false;
+    message_set(r->message, sizeof(r->message), "too many transfers in flight (limit %d)",
+                CLIENT_MAX_TRANSFERS);
+    return true;
+}
+
+struct client_req *client_fetch(struct http_client *c, const struct client_request *req,
+                                client_done_cb cb, void *arg)
+{
+    struct client_req *r;
+    bool ready = false;
+
+    if (c->is_dead)
+        return NULL; /* a callback of this client freed it and then asked for more */
+    r = req_new(c, req != NULL ? req->url : NULL, cb, arg);
+    if (req == NULL)
+        message_set(r->message, sizeof(r->message), "no request");
+    else if (!req_too_many(r))
+        ready = req_setup(r, req) == 0;
+    return req_start(c, r, ready);
+}
+
+/* ---- mail (SMTP submission) ---- */
+
+/* CURLOPT_READFUNCTION: the message, as much as fits each time. */
+static size_t req_on_read(char *dst, size_t size, size_t n, void *arg)
+{
+    struct client_req *r = arg;
+    size_t left = r->upload.len - r->upload_off, want = size * n;
+
+    if (want > left)
+        want = left;
+    memcpy(dst, r->upload.data + r->upload_off, want);
+    r->upload_off += want;
+    return want;
+}
+
+/* A bare address for MAIL FROM / RCPT TO: no spaces, controls or angle brackets. */
+static bool is_mail_address(const char *a)
+{
+    const char *at;
+
+    if (a == NULL || strlen(a) > 254 || (at = strchr(a, '@')) == NULL || at == a || at[1] == '\0')
+        return false;
+    for (const unsigned char *p = (const unsigned char *)a; *p; p++)
+        if (*p <= ' ' || *p == 0x7f || *p == '<' || *p == '>')
+            return false;
+    return true;
+}
+
+static bool is_smtp_url(const char *url)
+{
+    bool smtps = strncmp(url, "smtps://", 8) == 0;
+
+    if (!smtps && strncmp(url, "smtp://", 7) != 0)
+        return false;
+    if (strlen(url) > CLIENT_MAX_URL)
+        return false;
+    for (const unsigned char *p = (const unsigned char *)url; *p; p++)
+        if (*p <= ' ' || *p == 0x7f)
+            return false;
+    return true;
+}
+
+static int mail_setup(struct client_req *r, const struct client_mail *m)
+{
+    char envelope[300];
+    CURL *e;
+    int bad = 0;
+
+    if (!is_smtp_url(r->url)) {
+        message_set(r->message, sizeof(r->message),
+                    "the mail server's URL must be smtp:// or smtps://, without spaces or control "
+                    "characters");
+        return -1;
+    }
+    if (!is_mail_address(m->from) || !is_mail_address(m->to)) {
+        message_set(r->message, sizeof(r->message),
+                    "the sender and the recipient must be plain e-mail addresses");
+        return -1;
+    }
+    if (m->message == NULL || m->message_len == 0) {
+        message_set(r->message, sizeof(r->message), "the mail has no message");
+        return -1;
+    }
+    buf_append(&r->upload, m->message, m->message_len);
+    snprintf(envelope, sizeof(envelope), "<%s>", m->to);
+    r->headers = slist_add(NULL, envelope);
+    r->easy = e = curl_easy_init();
+    if (e == NULL)
+        die("curl_easy_init");
+#if LIBCURL_VERSION_NUM >= 0x075500
+    bad |= curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "smtp,smtps") != CURLE_OK;
+#else
+    bad |= curl_easy_setopt(e, CURLOPT_PROTOCOLS, (long)(CURLPROTO_SMTP | CURLPROTO_SMTPS)) !=
+           CURLE_OK;
+#endif
+    bad |= curl_easy_setopt(e, CURLOPT_PRIVATE, (void *)r) != CURLE_OK;
+    bad |= curl_easy_setopt(e, CURLOPT_URL, r->url) != CURLE_OK;
+    bad |= curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L) != CURLE_OK;
+    bad |= curl_easy_setopt(e, CURLOPT_ERRORBUFFER, r->errbuf) != CURLE_OK;
+    bad |= curl_easy_setopt(e, CURLOPT_TIMEOUT_MS,
+                            or_default(m->timeout_ms, CLIENT_DEFAULT_TIMEOUT_MS)) != CURLE_OK;
+    bad |= curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, CLIENT_DEFAULT_CONNECT_TIMEOUT_MS) !=
+           CURLE_OK;
+    snprintf(envelope, sizeof(envelope), "<%s>", m->from);
+    bad |= curl_easy_setopt(e, CURLOPT_MAIL_FROM, envelope) != CURLE_OK;
+    bad |= curl_easy_setopt(e, CURLOPT_MAIL_RCPT, r->headers) != CURLE_OK;
+    bad |= curl_easy_setopt(e, CURLOPT_UPLOAD, 1L) != CURLE_OK;
+    bad |= curl_easy_setopt(e, CURLOPT_READFUNCTION, req_on_read) != CURLE_OK;
+    bad |= curl_easy_setopt(e, CURLOPT_READDATA, (void *)r) != CURLE_OK;
+    bad |= curl_easy_setopt(e, CURLOPT_INFILESIZE_LARGE, (curl_off_t)r->upload.len) != CURLE_OK;
+    bad |= curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, req_on_body) != CURLE_OK;
+    bad |= curl_easy_setopt(e, CURLOPT_WRITEDATA, (void *)r) != CURLE_OK;
+    /* smtp://: STARTTLS when the server offers it, or always with require_tls */
+    bad |= curl_easy_setopt(e, CURLOPT_USE_SSL,
+                            (long)(m->require_tls ? CURLUSESSL_ALL : CURLUSESSL_TRY)) != CURLE_OK;
+    if (m->user != NULL && m->user[0] != '\0') {
+        bad |= curl_easy_setopt(e, CURLOPT_USERNAME, m->user) != CURLE_OK;
+        bad |= curl_easy_setopt(e, CURLOPT_PASSWORD, m->password != NULL ? m->password : "") !=
+               CURLE_OK;
+    }
+    if (bad) {
+        message_set(r->message, sizeof(r->message), "libcurl refused an option (too old?)");
+        return -1;
+    }
+    r->max_body = CLIENT_DEFAULT_MAX_BODY;
+    return 0;
+}
+
+struct client_req *client_send_mail(struct http_client *c, const struct client_mail *m,
+                                    client_done_cb cb, void *arg)
+{
+    struct client_req *r;
+    bool ready = false;
+
+    if (c->is_dead)
+        return NULL;
+    r = req_new(c, m != NULL ? m->url : NULL, cb, arg);
+    if (m == NULL)
+        message_set(r->message, sizeof(r->message), "no mail");
+    else if (!req_too_many(r))
+        ready = mail_setup(r, m) == 0;
+    return req_start(c, r, ready);
 }
 
 void client_cancel(struct client_req *r)

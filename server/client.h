@@ -104,6 +104,28 @@ void client_free(struct http_client *c);
  */
 struct client_req *client_fetch(struct http_client *c, const struct client_request *req,
                                 client_done_cb cb, void *arg);
+/* One mail to submit over SMTP (RFC 6409). Everything is copied by client_send_mail. */
+struct client_mail {
+    const char *url;     /* smtp://host[:port] (STARTTLS when offered) or smtps://host[:port] */
+    const char *from;    /* the envelope sender (MAIL FROM), a plain address */
+    const char *to;      /* the one recipient (RCPT TO), a plain address */
+    const char *message; /* header lines, an empty line, the body; CRLF line ends */
+    size_t message_len;
+    const char *user; /* AUTH, when not NULL or "" */
+    const char *password;
+    long timeout_ms;  /* the whole exchange, default 30000 */
+    bool require_tls; /* smtp://: fail unless STARTTLS succeeds */
+};
+
+/*
+ * Submits a mail on the loop, as client_fetch does a request: cb runs once, later.
+ * CLIENT_OK (status: the server's last reply code, 250) when the server accepted
+ * it; otherwise an error whose sentence carries the server's refusal ("RCPT failed:
+ * 550", "Login denied").
+ */
+struct client_req *client_send_mail(struct http_client *c, const struct client_mail *m,
+                                    client_done_cb cb, void *arg);
+
 /* cb will not be called. No-op for NULL and from inside the transfer's own callback. */
 void client_cancel(struct client_req *r);
 

@@ -9,6 +9,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "server/mail.h"
+
 enum opt_kind { OPT_STRING, OPT_LONG, OPT_SIZE, OPT_BOOL, OPT_FLAG };
 
 struct opt {
@@ -110,6 +112,17 @@ static const struct opt opts[] = {
      "local: the eSeal's certificates in PEM, leaf first (default: in --europass-seal-file)"},
     {"europass-token-file", "MCX_EUROPASS_TOKEN_FILE", OPT_STRING, OFF(europass_token_file), 0, 0,
      "FILE", "a bearer token for the authentication in front of the issuer's public API"},
+    {"smtp-url", "MCX_SMTP_URL", OPT_STRING, OFF(smtp_url), 0, 0, "URL",
+     "the mail relay for e-mail address confirmations: smtp://host:587 (STARTTLS when "
+     "offered) or smtps://host:465 (unset: no mail is sent)"},
+    {"smtp-from", "MCX_SMTP_FROM", OPT_STRING, OFF(smtp_from), 0, 0, "ADDRESS",
+     "the mails' sender, \"Name <address>\" or an address (required with --smtp-url)"},
+    {"smtp-user", "MCX_SMTP_USER", OPT_STRING, OFF(smtp_user), 0, 0, "NAME",
+     "the relay's user name for AUTH (unset: no AUTH)"},
+    {"smtp-password-file", "MCX_SMTP_PASSWORD_FILE", OPT_STRING, OFF(smtp_password_file), 0, 0,
+     "FILE", "the relay's password, one line"},
+    {"smtp-require-tls", "MCX_SMTP_REQUIRE_TLS", OPT_BOOL, OFF(smtp_require_tls), 0, 0, "on|off",
+     "smtp://: fail unless the relay offers STARTTLS (default off: TLS when offered)"},
     {"outbox", "MCX_OUTBOX", OPT_BOOL, OFF(outbox), 0, 0, "on|off",
      "send queued credentials from this process (default on)"},
     {"outbox-max-attempts", "MCX_OUTBOX_MAX_ATTEMPTS", OPT_LONG, OFF(outbox_max_attempts), 1, 1000,
@@ -149,6 +162,10 @@ void config_init(struct mcx_config *cfg)
     cfg->europass_seal_password_file = xstrdup("");
     cfg->europass_token_file = xstrdup("");
     cfg->europass_seal_file = xstrdup("");
+    cfg->smtp_url = xstrdup("");
+    cfg->smtp_from = xstrdup("");
+    cfg->smtp_user = xstrdup("");
+    cfg->smtp_password_file = xstrdup("");
     cfg->europass_seal_chain = xstrdup("");
     cfg->public_url = xstrdup("");
     cfg->admin_email = xstrdup("");
@@ -448,6 +465,26 @@ static int check(struct mcx_config *cfg, struct mcx_error *err)
         mcx_error_set(err, "bad_config",
                       "--europass-url is for --europass-adapter edci (local sends nothing)");
         return -1;
+    }
+    if (cfg->smtp_url[0] != '\0') {
+        char addr[MAIL_ADDRESS_SIZE];
+        if (strncmp(cfg->smtp_url, "smtp://", 7) != 0 &&
+            strncmp(cfg->smtp_url, "smtps://", 8) != 0) {
+            mcx_error_set(err, "bad_config", "--smtp-url: '%s' is not smtp:// or smtps://",
+                          cfg->smtp_url);
+            return -1;
+        }
+        if (cfg->smtp_from[0] == '\0') {
+            mcx_error_set(err, "bad_config", "--smtp-url needs --smtp-from (the mails' sender)");
+            return -1;
+        }
+        if (mail_from_parse(cfg->smtp_from, addr, err) != 0)
+            return -1;
+        if (cfg->public_url[0] == '\0') {
+            mcx_error_set(err, "bad_config",
+                          "--smtp-url needs --public-url: the links in the mails point there");
+            return -1;
+        }
     }
     /* v1 (ELM 2 XML sealed with XAdES, EDCI before 2.1) is named in DESIGN §5 and not
      * built: refused, not silently ignored */

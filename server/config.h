@@ -53,6 +53,12 @@ struct mcx_config {
     char *europass_seal_file;          /* local: the eSeal (PKCS#12, or PEM key [+ chain]) */
     char *europass_seal_chain;         /* local: the eSeal's certificates (PEM), or "" */
     bool outbox;                       /* send from this process (default on) */
+    /* mail (server/mail.c): e-mail address confirmations */
+    char *smtp_url;           /* smtp:// or smtps://, or "": no mail is sent */
+    char *smtp_from;          /* "Name <address>" or an address */
+    char *smtp_user;          /* AUTH user, or "" */
+    char *smtp_password_file; /* AUTH password, one line */
+    bool smtp_require_tls;    /* smtp://: STARTTLS or fail */
     long outbox_max_attempts;
     long outbox_backoff_ms;
     long outbox_tick_ms;

@@ -243,3 +243,25 @@ void json_escape(struct buf *out, const char *s, size_t len)
     }
     buf_putc(out, '"');
 }
+
+bool json_object_append(struct buf *obj, const char *key, const char *value)
+{
+    size_t n = obj->len;
+
+    while (n > 0 && (obj->data[n - 1] == ' ' || obj->data[n - 1] == '\n'))
+        n--;
+    if (n < 2 || obj->data[0] != '{' || obj->data[n - 1] != '}')
+        return false;
+    bool empty = true;
+    for (size_t i = 1; i < n - 1 && empty; i++)
+        empty = obj->data[i] == ' ' || obj->data[i] == '\n';
+    obj->len = n - 1;
+    obj->data[obj->len] = '\0';
+    if (!empty)
+        buf_putc(obj, ',');
+    json_escape(obj, key, strlen(key));
+    buf_putc(obj, ':');
+    buf_puts(obj, value);
+    buf_putc(obj, '}');
+    return true;
+}

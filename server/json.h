@@ -45,6 +45,10 @@ void json_kv_string(struct json_writer *w, const char *key, const char *s);
 void json_kv_int(struct json_writer *w, const char *key, int64_t v);
 void json_kv_bool(struct json_writer *w, const char *key, bool v);
 
+/* Adds "key":value (value: serialised JSON) to the JSON object text in obj (what a
+ * jsonb column gives): false, obj unchanged, when obj is not an object. */
+bool json_object_append(struct buf *obj, const char *key, const char *value);
+
 /* Appends s to out as a quoted JSON string; invalid UTF-8 becomes U+FFFD. */
 void json_escape(struct buf *out, const char *s, size_t len);
 

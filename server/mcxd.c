@@ -40,6 +40,7 @@
 #include "recognition/requests.h"
 #include "recognition/transfers.h"
 #include "server/accounts.h"
+#include "server/confirm.h"
 #include "server/json.h"
 #include "server/admin.h"
 #include "server/client.h"
@@ -217,7 +218,8 @@ static int app_init(struct mcxd *app, const struct mcx_config *cfg, int worker,
     if (read_secret(cfg->europass_seal_password_file, "--europass-seal-password-file",
                     &app->europass_password, err) != 0 ||
         read_secret(cfg->europass_token_file, "--europass-token-file", &app->europass_token, err) !=
-            0)
+            0 ||
+        read_secret(cfg->smtp_password_file, "--smtp-password-file", &app->smtp_password, err) != 0)
         return -1;
     if (cfg->outbox && (cfg->europass_url[0] != '\0' || sh->seal != NULL)) {
         struct outbox_config oc = {
@@ -240,6 +242,7 @@ static int app_init(struct mcxd *app, const struct mcx_config *cfg, int worker,
     ops_routes_add(app);
     publish_routes_add(app);
     accounts_routes_add(app);
+    confirm_routes_add(app);
     admin_routes_add(app);
     applications_routes_add(app);
     impact_routes_add(app);
@@ -282,6 +285,9 @@ static void app_cleanup(struct mcxd *app)
         OPENSSL_cleanse(app->europass_password, strlen(app->europass_password));
     free(app->europass_password);
     free(app->europass_token);
+    if (app->smtp_password != NULL)
+        OPENSSL_cleanse(app->smtp_password, strlen(app->smtp_password));
+    free(app->smtp_password);
     if (app->base != NULL)
         event_base_free(app->base);
 }

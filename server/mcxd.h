@@ -48,6 +48,7 @@ struct mcxd {
     struct retention *retention;  /* NULL with --learner-retention-days 0 */
     char *europass_password;      /* from --europass-seal-password-file, or "" */
     char *europass_token;         /* from --europass-token-file, or "" */
+    char *smtp_password;          /* from --smtp-password-file, or "" */
     int64_t started_us;
 };
 

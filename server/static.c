@@ -32,6 +32,7 @@ static const struct {
     {"/login", "login.html"},       {"/me", "me.html"},
     {"/impact", "impact.html"},     {"/queue", "queue.html"},
     {"/publish", "publish.html"},   {"/admin", "admin.html"},
+    {"/confirm", "confirm.html"},
 };
 
 struct static_page {

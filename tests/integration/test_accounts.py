@@ -108,7 +108,10 @@ def test_sign_up_in_whoami_and_out(server, world):
     assert r.status == 201, r.text()
     assert r.header("Cache-Control") == "no-store"
     user = r.json()
-    assert set(user) == {"id", "email", "role", "name", "institution", "created_at"}, user
+    assert set(user) == {"id", "email", "role", "name", "institution", "created_at",
+                         "email_confirmed", "confirmation_mail"}, user
+    # a sign-up proves nothing about the address; this node sends no mail
+    assert user["email_confirmed"] is False and user["confirmation_mail"] == "unavailable"
     assert re.fullmatch(r"[0-9a-f-]{36}", user["id"])
     assert user["email"] == "ada." + email, "trimmed and lower-cased"
     assert user["role"] == "student" and user["name"] == "Ada Lovelace"
@@ -130,6 +133,7 @@ def test_sign_up_in_whoami_and_out(server, world):
     secret, is_secure = session_cookie(r)
     assert not is_secure, "Secure on a plain-HTTP node without an https public URL"
     body = r.json()
+    del user["confirmation_mail"]  # what the sign-up did, not a part of the user
     assert body["user"] == user
     assert HEX64.match(body["csrf_token"]) and RFC3339.match(body["expires_at"])
     csrf = body["csrf_token"]

@@ -19,7 +19,7 @@ PASSWORD = "correct horse battery staple"
 RFC3339 = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$")
 TOKEN_RE = re.compile(r"^mcx_[0-9a-f-]{36}_[0-9a-f]{64}$")
 USER_KEYS = {"id", "email", "role", "institution", "display_name", "disabled", "disabled_at",
-             "created_at", "tokens"}
+             "email_confirmed", "created_at", "tokens"}
 TOKEN_KEYS = {"id", "name", "user", "created_at", "last_used_at", "revoked_at"}
 
 
@@ -164,6 +164,7 @@ def test_admin_creates_a_staff_user_with_a_generated_password(srv, world):
     assert user["email"] == email and user["role"] == "publisher"
     assert user["institution"] == "vdu.lt" and user["display_name"] == "Pat Publisher"
     assert user["disabled"] is False and user["tokens"] == 0
+    assert user["email_confirmed"] is True  # the admin vouches for the address
     assert re.match(r"^[A-Za-z0-9]{24}$", password), password
     # the password is shown once: stored only as its scrypt hash
     stored = db.query(f"SELECT password_hash FROM users WHERE id = '{user['id']}'")

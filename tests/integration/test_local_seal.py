@@ -242,5 +242,6 @@ def test_a_learner_lists_their_credentials(srv, world, offer):
     assert "revoked" in by_state  # from the test above, without a download
     assert all(i["download_url"] is None for i in items if i["state"] == "revoked")
     # somebody else's list holds none of them
-    assert call(srv.port, world, "other", "GET", "/api/v1/me/credentials").json() == {"items": []}
+    assert call(srv.port, world, "other", "GET", "/api/v1/me/credentials").json() == \
+        {"items": [], "email_confirmed": True}
     assert_json_error(call(srv.port, world, None, "GET", "/api/v1/me/credentials"), 401)
