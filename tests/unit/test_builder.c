@@ -9,6 +9,8 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include "tests/unit/testfile.h"
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,22 +23,6 @@
 
 #define UUID "3f2b8c1e-5d7a-4e2b-9c1f-0a1b2c3d4e5f"
 #define CRED_ID "urn:uuid:" UUID
-
-static char *read_file(const char *path, size_t *len)
-{
-    FILE *f = fopen(path, "rb");
-    struct buf b;
-    char chunk[65536];
-    size_t n;
-
-    if (f == NULL)
-        fail_msg("cannot open %s", path);
-    buf_init(&b);
-    while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0)
-        buf_append(&b, chunk, n);
-    fclose(f);
-    return buf_steal(&b, len);
-}
 
 static struct json_value *parse_or_fail(const char *json)
 {

@@ -10,6 +10,8 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include "tests/unit/testfile.h"
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,22 +22,6 @@
 
 #define ELM3 MCX_SOURCE_DIR "/../shared/samples/elm/elm3/"
 #define ELM2 MCX_SOURCE_DIR "/../shared/samples/elm/elm2/examples/"
-
-static char *read_file(const char *path, size_t *len)
-{
-    FILE *f = fopen(path, "rb");
-    struct buf b;
-    char chunk[65536];
-    size_t n;
-
-    if (f == NULL)
-        fail_msg("cannot open %s", path);
-    buf_init(&b);
-    while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0)
-        buf_append(&b, chunk, n);
-    fclose(f);
-    return buf_steal(&b, len);
-}
 
 static void parse_file(const char *path, struct rec_parsed *p)
 {

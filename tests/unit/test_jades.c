@@ -11,6 +11,8 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include "tests/unit/testfile.h"
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -59,22 +61,6 @@ static char *path_of(const char *name)
 
     snprintf(p, 128, "%s/%s", fx.dir, name);
     return p;
-}
-
-static char *read_file(const char *path, size_t *len)
-{
-    FILE *f = fopen(path, "rb");
-    struct buf b;
-    char chunk[65536];
-    size_t n;
-
-    if (f == NULL)
-        fail_msg("cannot open %s", path);
-    buf_init(&b);
-    while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0)
-        buf_append(&b, chunk, n);
-    fclose(f);
-    return buf_steal(&b, len);
 }
 
 static void add_ext(X509 *c, X509V3_CTX *ctx, int nid, const char *value)
