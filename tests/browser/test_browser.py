@@ -8,6 +8,10 @@ screenshots to MCX_SCREENSHOT_DIR (ctest: build/<preset>/browser-screenshots). N
 output is printed; the test fails when node fails, when mcxd did not stop cleanly, or
 when mcxd's log holds a sanitizer report.
 
+The main node sends its mails (e-mail address confirmation) to tests/smtp_standin.py,
+whose spool directory the tests read (MCX_SMTP_SPOOL); the links in them point to
+http://mcx.test (--public-url).
+
 Set MCX_BROWSER_ONLY=search,facet to run only those *.test.mjs files. docs/testing.md
 says how to run the node tests against a server started by hand.
 """
@@ -203,14 +207,44 @@ def sealed(db, demo, staff, tmp_path_factory):
     return cid
 
 
+class SmtpStandin:
+    """tests/smtp_standin.py on a free 127.0.0.1 port: the mail relay. Every mail it
+    accepts becomes <spool>/NNNNNN.json ({"from", "to", "data"})."""
+
+    def __init__(self, spool):
+        self.spool = str(spool)
+        self.proc = subprocess.Popen(
+            ["/usr/bin/python3", os.path.join(mcxtest.source_dir(), "tests", "smtp_standin.py"),
+             "--spool", self.spool, "--lifetime", "900"],
+            stdout=subprocess.PIPE, text=True)
+        line = self.proc.stdout.readline()
+        assert line.startswith("port "), f"smtp_standin.py: {line!r}"
+        self.args = ["--smtp-url", f"smtp://127.0.0.1:{int(line.split()[1])}",
+                     "--smtp-from", "mcx <no-reply@mcx.test>",
+                     "--public-url", "http://mcx.test"]
+
+    def stop(self):
+        self.proc.terminate()
+        self.proc.wait(timeout=10)
+        self.proc.stdout.close()
+
+
 @pytest.fixture(scope="module")
-def server(db, demo, sealed, tmp_path_factory):
+def smtp(tmp_path_factory):
+    standin = SmtpStandin(tmp_path_factory.mktemp("spool"))
+    yield standin
+    standin.stop()
+
+
+@pytest.fixture(scope="module")
+def server(db, demo, sealed, smtp, tmp_path_factory):
     web = os.path.join(mcxtest.source_dir(), "web")
     factory = mcxtest.McxdFactory(str(tmp_path_factory.mktemp("mcxd")), db.url, web)
     standin = EdciStandin(tmp_path_factory.mktemp("edci"))
     # the outbox sends what the publisher page issues (publish → issue → verify); the
-    # harvester runs too, for the admin page's "Harvest now"
-    yield factory.start(*standin.args)
+    # harvester runs too, for the admin page's "Harvest now"; mails (a sign-up's
+    # confirmation) go to the SMTP stand-in
+    yield factory.start(*standin.args, *smtp.args)
     problems = factory.cleanup()
     standin.stop()
     if problems:
@@ -283,7 +317,7 @@ def run_node(args, env):
     return proc.returncode, out
 
 
-def test_browser_suite(db, server, demo, queue, staff, sealed):
+def test_browser_suite(db, server, demo, queue, staff, sealed, smtp):
     node = shutil.which("node")
     assert node, "node is not installed (script/bootstrap installs it)"
     assert os.path.isdir(os.path.join(HERE, "node_modules", "playwright-core")), \
@@ -299,6 +333,7 @@ def test_browser_suite(db, server, demo, queue, staff, sealed):
                 "MCX_VERIFY_IDS": json.dumps(demo["verify"]),
                 "MCX_QUEUE": json.dumps(queue),
                 "MCX_STAFF": json.dumps(staff),
+                "MCX_SMTP_SPOOL": smtp.spool,
                 "MCX_SEALED_ID": sealed,
                 # the journey test compares the impact page with SQL of its own
                 "MCX_DATABASE_URL": db.url, "MCX_PSQL": mcxtest.psql_binary(),

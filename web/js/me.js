@@ -4,6 +4,9 @@
 // file mcx sealed); and the student's recognition requests (GET
 // /api/v1/recognition-requests: proposal, then the registrar's decision) with the
 // form that sends one (POST: one of their credentials, or a file as read here).
+// The credentials are shown only once the address is confirmed (a sign-up does not
+// prove it): until then the section offers the mail whose link confirms it (POST
+// /api/v1/me/email-confirmation; the link leads to /confirm, confirm.js).
 
 import { api, institutions } from './api.js';
 import { el } from './dom.js';
@@ -110,21 +113,87 @@ function askButton(c) {
   return b;
 }
 
+// Until the address is confirmed the server lists no credential: the panel that
+// sends the confirmation mail stands in for the list, and says what the last
+// sending gave (confirmNote: {kind: 'sent', to} or {kind: 'error', code, message}).
+let me = null;
+let emailConfirmed = true;
+let confirmNote = null;
+let confirmBusy = false;
+
+function setText(node, text) {
+  if (node.textContent !== text) node.textContent = text; // a live region speaks on change only
+}
+
+function renderConfirmNote() {
+  const n = confirmNote;
+  setText(document.getElementById('email-confirm-done'),
+    n && n.kind === 'sent' ? t('me.confirm_sent', { email: n.to }) : '');
+  let error = '';
+  if (n && n.kind === 'error') {
+    if (n.code === 'mail_unavailable') error = t('me.confirm_unavailable');
+    else if (n.code === 'too_many_requests') error = t('me.confirm_wait');
+    else error = n.message;
+  }
+  setText(document.getElementById('email-confirm-error'), error);
+}
+
 function renderCredentials() {
   document.getElementById('my-credentials').replaceChildren(...credentials.map(credentialItem));
-  document.getElementById('credentials-empty').hidden = credentials.length > 0;
+  document.getElementById('credentials-empty').hidden = credentials.length > 0 || !emailConfirmed;
+  document.getElementById('email-confirm').hidden = emailConfirmed;
+  if (!emailConfirmed) {
+    setText(document.getElementById('email-confirm-text'),
+      t('me.confirm_text', { email: (me && me.email) || '' }));
+  }
+  renderConfirmNote();
+}
+
+async function loadCredentials() {
+  const err = document.getElementById('credentials-error');
+  try {
+    const r = await api('/me/credentials');
+    credentials = r.items || [];
+    emailConfirmed = r.email_confirmed !== false;
+    setText(err, '');
+  } catch (x) {
+    setText(err, x.message);
+  }
+  renderCredentials();
+}
+
+async function sendConfirmation() {
+  if (confirmBusy) return;
+  const btn = document.getElementById('email-confirm-send');
+  confirmBusy = true;
+  btn.setAttribute('aria-disabled', 'true'); // stays focusable: the answer is read out next to it
+  confirmNote = null;
+  renderConfirmNote();
+  try {
+    const r = await api('/me/email-confirmation', { method: 'POST', body: {} });
+    confirmNote = { kind: 'sent', to: (r && r.sent_to) || (me && me.email) || '' };
+  } catch (x) {
+    confirmNote = x.code === 'already_confirmed' ? null
+      : { kind: 'error', code: x.code, message: x.message };
+    if (x.code === 'already_confirmed') {
+      // confirmed meanwhile (the link opened in another tab): the list instead
+      await loadCredentials();
+      if (!recBox.hidden) fillSources();
+    }
+  } finally {
+    confirmBusy = false;
+    btn.removeAttribute('aria-disabled');
+  }
+  renderConfirmNote();
 }
 
 async function startCredentials(user) {
   if (!user) return;
+  me = user;
   canAsk = user.role === 'student';
   credBox.hidden = false;
-  try {
-    credentials = (await api('/me/credentials')).items || [];
-  } catch (x) {
-    document.getElementById('credentials-error').textContent = x.message;
-  }
-  renderCredentials();
+  document.getElementById('email-confirm-send').addEventListener('click', sendConfirmation);
+  await loadCredentials();
   onLangChange(renderCredentials);
 }
 
