@@ -49,8 +49,8 @@
 static const char signup_sql[] =
     "WITH u AS ("
     " INSERT INTO users (email, password_hash, role, institution_id, display_name,"
-    "  email_confirmed_at)"
-    " VALUES ($1, $2, 'student', $3, $4, NULL)"
+    "  email_confirmed_at, confirmation_sent_at)"
+    " VALUES ($1, $2, 'student', $3, $4, NULL, CASE WHEN $5::text IS NOT NULL THEN now() END)"
     " ON CONFLICT ((lower(email))) DO NOTHING RETURNING *),"
     " c AS (INSERT INTO email_confirmations (token_hash, user_id, email, expires_at)"
     "  SELECT $5, u.id, u.email, now() + " CONFIRM_TTL_SQL " FROM u WHERE $5::text IS NOT NULL),"
@@ -440,8 +440,7 @@ static void signup_mailed(bool ok, const char *error, void *arg)
     if (ok)
         signup_reply(a, true);
     else
-        a->op = db_query(a->app->pool, "DELETE FROM email_confirmations WHERE token_hash = $1", 1,
-                         params, signup_unsent, a);
+        a->op = db_query(a->app->pool, confirm_unsent_sql, 1, params, signup_unsent, a);
 }
 
 static void signup_done(struct db_result *res, const struct db_error *err, void *arg)

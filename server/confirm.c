@@ -75,20 +75,26 @@ static void resend_free(void *data)
     free(r);
 }
 
-/* A new link, unless the address is confirmed (409) or a mail went out less than
- * CONFIRM_EVERY_S ago (429): (status, the address). */
+/* A new link, unless the address is confirmed (409) or a mail was asked for less than
+ * CONFIRM_EVERY_TEXT seconds ago (429): (status, the address). Claiming the minute
+ * is an UPDATE of the user's row, so of two requests at once one waits and then finds
+ * the minute taken. */
 static const char resend_sql[] =
     "WITH u AS (SELECT id, email, email_confirmed_at FROM users WHERE id = $1::uuid),"
-    " recent AS (SELECT 1 FROM email_confirmations WHERE user_id = $1::uuid"
-    "  AND created_at > now() - make_interval(secs => $3::int)),"
+    " claim AS (UPDATE users SET confirmation_sent_at = now() WHERE id = $1::uuid"
+    "  AND email_confirmed_at IS NULL AND (confirmation_sent_at IS NULL"
+    "   OR confirmation_sent_at <= now() - make_interval(secs => $3::int))"
+    "  RETURNING id, email),"
     " ins AS (INSERT INTO email_confirmations (token_hash, user_id, email, expires_at)"
-    "  SELECT $2, u.id, u.email, now() + " CONFIRM_TTL_SQL " FROM u"
-    "  WHERE u.email_confirmed_at IS NULL AND NOT EXISTS (SELECT 1 FROM recent))"
+    "  SELECT $2, claim.id, claim.email, now() + " CONFIRM_TTL_SQL " FROM claim)"
     " SELECT CASE WHEN u.email_confirmed_at IS NOT NULL THEN 409"
-    "  WHEN EXISTS (SELECT 1 FROM recent) THEN 429 ELSE 202 END, u.email FROM u";
+    "  WHEN NOT EXISTS (SELECT 1 FROM claim) THEN 429 ELSE 202 END, u.email FROM u";
 
-/* A mail that did not go out leaves no link behind, so asking again works at once. */
-static const char unsent_sql[] = "DELETE FROM email_confirmations WHERE token_hash = $1";
+/* A mail that did not go out leaves no link behind and gives the minute back, so
+ * asking again works at once. */
+const char confirm_unsent_sql[] =
+    "WITH d AS (DELETE FROM email_confirmations WHERE token_hash = $1 RETURNING user_id)"
+    " UPDATE users SET confirmation_sent_at = NULL FROM d WHERE users.id = d.user_id";
 
 static void unsent(struct api_call *c, struct db_result *res)
 {
@@ -109,7 +115,7 @@ static void resent(bool ok, const char *error, void *arg)
     r->mail = NULL;
     if (!ok) {
         const char *params[1] = {r->hash};
-        api_call_db(c, unsent_sql, 1, params, unsent);
+        api_call_db(c, confirm_unsent_sql, 1, params, unsent);
         return;
     }
     buf_init(&b);

@@ -23,6 +23,10 @@ struct mcxd;
 /* A new link secret (64 hex digits, for the mail only) and its SHA-256 (to store). */
 int confirm_token_new(char secret[AUTH_SECRET_SIZE], char hash[AUTH_HASH_HEX_SIZE]);
 
+/* After a mail that did not go out, $1 its link's hash: the link goes, and the
+ * minute it claimed is given back. */
+extern const char confirm_unsent_sql[];
+
 /* Sends the confirmation mail with secret's link to email (see mail_send). */
 struct mail_op *confirm_mail_send(struct mcxd *app, const char *email, const char *secret,
                                   mail_done_cb done, void *arg);

@@ -13,7 +13,7 @@
 #include "server/json.h"
 #include "server/mcxd.h"
 
-#define MAIL_TIMEOUT_MS 30000L
+#define MAIL_TIMEOUT_MS 15000L /* a sign-up waits for it: not longer */
 
 static bool has_control(const char *s)
 {

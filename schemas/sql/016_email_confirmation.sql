@@ -10,6 +10,10 @@ UPDATE users SET email_confirmed_at = NULL
  WHERE id::text IN (SELECT entity_id FROM audit_log
                      WHERE entity = 'user' AND action = 'create' AND details->>'via' = 'sign-up');
 
+-- When the last confirmation mail was asked for: at most one a minute, claimed by a
+-- conditional UPDATE of this row, so two requests at once cannot both send one.
+ALTER TABLE users ADD COLUMN confirmation_sent_at timestamptz;
+
 -- One row per mail sent: the SHA-256 (hex) of the link's secret, never the secret.
 -- A token confirms the address it was sent to, for 48 hours.
 CREATE TABLE email_confirmations (

@@ -44,6 +44,8 @@ function ageLinks(email, interval, { expiry = false } = {}) {
     sql(`UPDATE email_confirmations SET created_at = created_at - interval '${interval}'` +
         (expiry ? `, expires_at = expires_at - interval '${interval}'` : '') +
         ` WHERE user_id = (SELECT id FROM users WHERE lower(email) = '${email}')`);
+    sql(`UPDATE users SET confirmation_sent_at = confirmation_sent_at - interval '${interval}'` +
+        ` WHERE lower(email) = '${email}'`);
 }
 
 // ---- the mails the SMTP stand-in took ----

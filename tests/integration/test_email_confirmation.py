@@ -11,6 +11,7 @@ import json
 import os
 import re
 import subprocess
+import threading
 import time
 
 import pytest
@@ -153,6 +154,14 @@ def test_sign_up_sends_the_link_and_it_confirms(srv, world, offer):
                       409, "already_confirmed")
 
 
+def age(db, address, by="2 minutes"):
+    """Moves the mails asked for by address back in time."""
+    db.query(f"UPDATE email_confirmations SET created_at = created_at - interval '{by}'"
+             f" WHERE email = '{address}'")
+    db.query(f"UPDATE users SET confirmation_sent_at = confirmation_sent_at - interval '{by}'"
+             f" WHERE email = '{address}'")
+
+
 def test_asking_again_and_the_links_limits(srv, world):
     learner = "jonas.again@students.example"
     _, session = sign_up(srv.port, learner)
@@ -160,8 +169,7 @@ def test_asking_again_and_the_links_limits(srv, world):
     r = as_user(srv.port, session, "POST", "/api/v1/me/email-confirmation", {})
     assert_json_error(r, 429, "too_many_requests")
     assert r.header("Retry-After") == "60"
-    world["db"].query("UPDATE email_confirmations SET created_at = created_at - interval '2 minutes'"
-                      f" WHERE email = '{learner}'")
+    age(world["db"], learner)
     r = as_user(srv.port, session, "POST", "/api/v1/me/email-confirmation", {})
     assert r.status == 202, r.text()
     assert r.json() == {"sent_to": learner}
@@ -185,6 +193,23 @@ def test_asking_again_and_the_links_limits(srv, world):
         assert_json_error(r, status)
     assert_json_error(http(srv.port, "POST", "/api/v1/me/email-confirmation",
                            {"Content-Type": "application/json"}, b"{}"), 401)
+
+
+def test_two_requests_at_once_send_one_mail(srv, world):
+    learner = "twice@students.example"
+    _, session = sign_up(srv.port, learner)
+    age(world["db"], learner)
+    results = []
+
+    def ask():
+        results.append(as_user(srv.port, session, "POST", "/api/v1/me/email-confirmation", {}))
+    threads = [threading.Thread(target=ask) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(30)
+    assert sorted(r.status for r in results) == [202, 429, 429, 429], [r.text() for r in results]
+    assert len(world["smtp"].mails_to(learner)) == 2  # the sign-up's and one more
 
 
 def test_a_refused_mail_can_be_asked_for_again(srv, world):
