@@ -123,6 +123,9 @@ static const struct opt opts[] = {
      "FILE", "the relay's password, one line"},
     {"smtp-require-tls", "MCX_SMTP_REQUIRE_TLS", OPT_BOOL, OFF(smtp_require_tls), 0, 0, "on|off",
      "smtp://: fail unless the relay offers STARTTLS (default off: TLS when offered)"},
+    {"learner-notices", "MCX_LEARNER_NOTICES", OPT_BOOL, OFF(learner_notices), 0, 0, "on|off",
+     "with mail: tell each learner whose credential this node sealed (--europass-adapter "
+     "local) where to download it (default on)"},
     {"outbox", "MCX_OUTBOX", OPT_BOOL, OFF(outbox), 0, 0, "on|off",
      "send queued credentials from this process (default on)"},
     {"outbox-max-attempts", "MCX_OUTBOX_MAX_ATTEMPTS", OPT_LONG, OFF(outbox_max_attempts), 1, 1000,
@@ -192,6 +195,7 @@ void config_init(struct mcx_config *cfg)
     cfg->harvest_concurrency = 16;
     cfg->events_flush_ms = 1000;
     cfg->outbox = true;
+    cfg->learner_notices = true;
     cfg->outbox_max_attempts = 8;
     cfg->outbox_backoff_ms = 30000;
     cfg->outbox_tick_ms = 1000;

@@ -59,6 +59,7 @@ struct mcx_config {
     char *smtp_user;          /* AUTH user, or "" */
     char *smtp_password_file; /* AUTH password, one line */
     bool smtp_require_tls;    /* smtp://: STARTTLS or fail */
+    bool learner_notices;     /* mail the learners of credentials sealed here */
     long outbox_max_attempts;
     long outbox_backoff_ms;
     long outbox_tick_ms;

@@ -63,33 +63,48 @@ int mail_from_parse(const char *from, char addr[MAIL_ADDRESS_SIZE], struct mcx_e
     return 0;
 }
 
-/* A display name as RFC 5322 wants it: as is when plain ASCII without specials,
- * else one RFC 2047 encoded-word (UTF-8, base64). */
-static void display_name(struct buf *out, const char *name, size_t n)
+/*
+ * Header text as RFC 5322 and 2047 want it: as is when plain ASCII (and, for a display
+ * name, without specials), else encoded-words (UTF-8, base64) of at most 45 bytes of
+ * text each, so that no word passes RFC 2047's 75 characters, cut between characters
+ * and folded onto lines of their own.
+ */
+static void header_text(struct buf *out, const char *text, size_t n, const char *specials)
 {
     static const char b64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
     bool plain = true;
 
     for (size_t i = 0; i < n; i++)
-        if ((unsigned char)name[i] >= 0x80 || strchr("\"\\()<>[]:;@,.", name[i]) != NULL)
+        if ((unsigned char)text[i] >= 0x80 || strchr(specials, text[i]) != NULL)
             plain = false;
     if (plain) {
-        buf_append(out, name, n);
+        buf_append(out, text, n);
         return;
     }
-    buf_puts(out, "=?UTF-8?B?");
-    for (size_t i = 0; i < n; i += 3) {
-        unsigned v = (unsigned char)name[i] << 16;
-        if (i + 1 < n)
-            v |= (unsigned char)name[i + 1] << 8;
-        if (i + 2 < n)
-            v |= (unsigned char)name[i + 2];
-        buf_putc(out, b64[(v >> 18) & 63]);
-        buf_putc(out, b64[(v >> 12) & 63]);
-        buf_putc(out, i + 1 < n ? b64[(v >> 6) & 63] : '=');
-        buf_putc(out, i + 2 < n ? b64[v & 63] : '=');
+    for (size_t at = 0; at < n;) {
+        size_t len = n - at > 45 ? 45 : n - at;
+        while (len > 0 && at + len < n && ((unsigned char)text[at + len] & 0xc0) == 0x80)
+            len--; /* never between a character's bytes */
+        if (len == 0)
+            len = n - at < 45 ? n - at : 45;
+        if (at > 0)
+            buf_puts(out, "\r\n ");
+        buf_puts(out, "=?UTF-8?B?");
+        for (size_t i = 0; i < len; i += 3) {
+            const unsigned char *p = (const unsigned char *)text + at + i;
+            unsigned v = (unsigned)p[0] << 16;
+            if (i + 1 < len)
+                v |= (unsigned)p[1] << 8;
+            if (i + 2 < len)
+                v |= p[2];
+            buf_putc(out, b64[(v >> 18) & 63]);
+            buf_putc(out, b64[(v >> 12) & 63]);
+            buf_putc(out, i + 1 < len ? b64[(v >> 6) & 63] : '=');
+            buf_putc(out, i + 2 < len ? b64[v & 63] : '=');
+        }
+        buf_puts(out, "?=");
+        at += len;
     }
-    buf_puts(out, "?=");
 }
 
 static void from_header(struct buf *out, const char *from)
@@ -111,14 +126,16 @@ static void from_header(struct buf *out, const char *from)
         end--;
     }
     if (end > name) {
-        display_name(out, name, (size_t)(end - name));
+        header_text(out, name, (size_t)(end - name), "\"\\()<>[]:;@,.");
         buf_putc(out, ' ');
     }
     buf_puts(out, lt);
 }
 
-void mail_confirmation_build(const char *from, const char *to, const char *link, time_t now,
-                             const char *message_id, struct buf *out)
+/* From, To, Subject, Date, Message-ID and the MIME headers of a UTF-8 text mail, and
+ * the empty line after them. */
+static void headers(struct buf *out, const char *from, const char *to, const char *subject,
+                    time_t now, const char *message_id)
 {
     char addr[MAIL_ADDRESS_SIZE], date[64];
     struct mcx_error err;
@@ -130,12 +147,19 @@ void mail_confirmation_build(const char *from, const char *to, const char *link,
     strftime(date, sizeof(date), "%a, %d %b %Y %H:%M:%S +0000", &tm);
     buf_puts(out, "From: ");
     from_header(out, from);
+    buf_printf(out, "\r\nTo: %s\r\nSubject: ", to);
+    header_text(out, subject, strlen(subject), "");
     buf_printf(out,
-               "\r\nTo: %s\r\nSubject: Confirm your e-mail address for mcx\r\nDate: %s\r\n"
-               "Message-ID: <%s@%s>\r\nMIME-Version: 1.0\r\n"
+               "\r\nDate: %s\r\nMessage-ID: <%s@%s>\r\nMIME-Version: 1.0\r\n"
                "Content-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: 8bit\r\n"
                "Auto-Submitted: auto-generated\r\n\r\n",
-               to, date, message_id, strchr(addr, '@') + 1);
+               date, message_id, strchr(addr, '@') + 1);
+}
+
+void mail_confirmation_build(const char *from, const char *to, const char *link, time_t now,
+                             const char *message_id, struct buf *out)
+{
+    headers(out, from, to, "Confirm your e-mail address for mcx", now, message_id);
     buf_printf(out,
                "Hello,\r\n\r\n"
                "an account on mcx, the micro-credential exchange, was made with this address\r\n"
@@ -147,6 +171,40 @@ void mail_confirmation_build(const char *from, const char *to, const char *link,
                "If you did not ask for this, ignore this e-mail: nothing happens without\r\n"
                "the link.\r\n\r\n-- \r\nmcx\r\n",
                to, link);
+}
+
+/* Text from the database for a mail's body: one line, no control characters. */
+static void body_text(struct buf *out, const char *s)
+{
+    for (const unsigned char *p = (const unsigned char *)s; *p; p++)
+        buf_putc(out, *p < ' ' || *p == 0x7f ? ' ' : (char)*p);
+}
+
+void mail_notice_build(const char *from, const struct mail_notice *n, time_t now,
+                       const char *message_id, struct buf *out)
+{
+    struct buf subject;
+
+    buf_init(&subject);
+    buf_puts(&subject, "Your micro-credential is ready: ");
+    body_text(&subject, n->title);
+    headers(out, from, n->to, subject.data, now, message_id);
+    buf_cleanup(&subject);
+    buf_puts(out, "Hello ");
+    body_text(out, n->learner);
+    buf_puts(out, ",\r\n\r\n");
+    body_text(out, n->institution);
+    buf_puts(out, " issued you the micro-credential\r\n\r\n  ");
+    body_text(out, n->title);
+    buf_printf(out,
+               "\r\n\r\nsealed with its electronic seal. To download it, sign in (or sign up) "
+               "with\r\nthis address (%s) at\r\n\r\n%s/me\r\n\r\n"
+               "and choose \"Download the sealed file\". Add the file to your Europass wallet\r\n"
+               "with \"Upload a credential\". Anyone you show it to can check it at\r\n\r\n"
+               "%s/verify/%s\r\n\r\n"
+               "The university keeps your personal data for a limited time only: download\r\n"
+               "the file soon.\r\n\r\n-- \r\nmcx\r\n",
+               n->to, n->public_url, n->public_url, n->credential_id);
 }
 
 /* ---- sending ---- */

@@ -33,6 +33,22 @@ int mail_from_parse(const char *from, char addr[MAIL_ADDRESS_SIZE], struct mcx_e
 void mail_confirmation_build(const char *from, const char *to, const char *link, time_t now,
                              const char *message_id, struct buf *out);
 
+/* What the learner's notice (the local adapter's credential is sealed) says. */
+struct mail_notice {
+    const char *to;            /* the learner's address */
+    const char *learner;       /* "Given Family" */
+    const char *title;         /* the credential's */
+    const char *institution;   /* the issuer's name */
+    const char *credential_id; /* for the verification link */
+    const char *public_url;    /* --public-url */
+};
+
+/* The notice: that n->institution issued n->title, where to download it (/me) and
+ * where anyone may check it (/verify/ID); headers as above, text from the database
+ * kept to one line each. */
+void mail_notice_build(const char *from, const struct mail_notice *n, time_t now,
+                       const char *message_id, struct buf *out);
+
 /* How a sending ended: ok, or why not (one sentence for the person who asked). */
 typedef void (*mail_done_cb)(bool ok, const char *error, void *arg);
 

@@ -32,6 +32,7 @@
 #include "issuance/credentials.h"
 #include "issuance/jades.h"
 #include "issuance/readiness.h"
+#include "issuance/notice.h"
 #include "issuance/outbox.h"
 #include "issuance/retention.h"
 #include "catalogue/search.h"
@@ -238,6 +239,7 @@ static int app_init(struct mcxd *app, const struct mcx_config *cfg, int worker,
         app->outbox = outbox_new(app, &oc);
     }
     app->retention = retention_new(app, cfg->learner_retention_days);
+    app->notifier = notifier_new(app, (int)cfg->outbox_tick_ms);
     app->sweeper = sigauth_sweeper_new(app);
     ops_routes_add(app);
     publish_routes_add(app);
@@ -272,6 +274,7 @@ static void app_cleanup(struct mcxd *app)
     search_free(app->search);
     harvester_free(app->harvester);
     outbox_free(app->outbox);
+    notifier_free(app->notifier);
     retention_free(app->retention);
     events_free(app->events);
     client_free(app->client);

@@ -46,6 +46,7 @@ struct mcxd {
     struct events *events;        /* exposure counting: searches and offer reads */
     struct outbox *outbox;        /* NULL without --europass-url or with --outbox off */
     struct retention *retention;  /* NULL with --learner-retention-days 0 */
+    struct notifier *notifier;    /* NULL without mail or with --learner-notices off */
     char *europass_password;      /* from --europass-seal-password-file, or "" */
     char *europass_token;         /* from --europass-token-file, or "" */
     char *smtp_password;          /* from --smtp-password-file, or "" */

@@ -14,6 +14,7 @@ Only the standard library. What is here:
 Every wait here is bounded.
 """
 
+import glob
 import json
 import os
 import re
@@ -723,6 +724,34 @@ def run_mcxd(args, timeout=20.0, env=None):
     """Runs mcxd to completion (for --help and bad configuration)."""
     return subprocess.run([mcxd_binary(), *args], capture_output=True, text=True,
                           timeout=timeout, env=child_env(env), stdin=subprocess.DEVNULL)
+
+
+class SmtpStandin:
+    """tests/smtp_standin.py on a free port: the institution's mail relay. Every mail it
+    takes is a JSON file in spool; mails_to() reads those to one address, oldest first."""
+
+    def __init__(self, spool, *extra):
+        self.spool = str(spool)
+        self.proc = subprocess.Popen(
+            ["/usr/bin/python3", os.path.join(source_dir(), "tests", "smtp_standin.py"),
+             "--spool", self.spool, "--lifetime", "600", *extra],
+            stdout=subprocess.PIPE, text=True)
+        line = self.proc.stdout.readline()
+        assert line.startswith("port "), line
+        self.url = f"smtp://127.0.0.1:{int(line.split()[1])}"
+
+    def mails_to(self, address):
+        out = []
+        for path in sorted(glob.glob(os.path.join(self.spool, "*.json"))):
+            with open(path, encoding="utf-8") as f:
+                m = json.load(f)
+            if address in m["to"]:
+                out.append(m)
+        return out
+
+    def stop(self):
+        self.proc.terminate()
+        self.proc.wait(timeout=10)
 
 
 def make_eseal(d, org_id="VATLT-100002513", password="eseal pass 42"):

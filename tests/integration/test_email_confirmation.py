@@ -6,7 +6,6 @@ or until staff vouch for it (accounts they create, `mcx user confirm`)."""
 
 import email
 import email.policy
-import glob
 import json
 import os
 import re
@@ -22,31 +21,6 @@ from test_issuance import PASSWORD, Standin, call, issue, mcx, node_args, offer,
 
 SOURCE = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 PUBLIC = "https://mcx.example.org"
-
-
-class Smtp:
-    def __init__(self, spool, *extra):
-        self.spool = spool
-        self.proc = subprocess.Popen(
-            ["/usr/bin/python3", os.path.join(SOURCE, "tests", "smtp_standin.py"),
-             "--spool", str(spool), "--lifetime", "600", *extra],
-            stdout=subprocess.PIPE, text=True)
-        line = self.proc.stdout.readline()
-        assert line.startswith("port "), line
-        self.url = f"smtp://127.0.0.1:{int(line.split()[1])}"
-
-    def mails_to(self, address):
-        out = []
-        for path in sorted(glob.glob(os.path.join(self.spool, "*.json"))):
-            with open(path, encoding="utf-8") as f:
-                m = json.load(f)
-            if address in m["to"]:
-                out.append(m)
-        return out
-
-    def stop(self):
-        self.proc.terminate()
-        self.proc.wait(timeout=10)
 
 
 @pytest.fixture(scope="module")
@@ -66,7 +40,7 @@ def world(db, tmp_path_factory):
     (d / "seal").write_text("seal-pass-1234\n")
     (d / "token").write_text("edci-front-token-5678\n")
     standin = Standin()
-    smtp = Smtp(tmp_path_factory.mktemp("spool"), "--reject-domain", "refused.example")
+    smtp = mcxtest.SmtpStandin(tmp_path_factory.mktemp("spool"), "--reject-domain", "refused.example")
     yield {"db": db, "tokens": tokens, "secrets": d, "standin": standin, "smtp": smtp}
     smtp.stop()
     standin.stop()
@@ -104,7 +78,7 @@ def as_user(port, session, method, path, body=None):
 
 
 def link_of(mail):
-    msg = email.message_from_string(mail["data"], policy=email.policy.default)
+    msg = email.message_from_bytes(mail["data"].encode(), policy=email.policy.default)
     m = re.search(r"https://mcx\.example\.org/confirm#token=([0-9a-f]{64})", msg.get_content())
     assert m, msg.get_content()
     return msg, m.group(1)

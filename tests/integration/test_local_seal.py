@@ -245,3 +245,49 @@ def test_a_learner_lists_their_credentials(srv, world, offer):
     assert call(srv.port, world, "other", "GET", "/api/v1/me/credentials").json() == \
         {"items": [], "email_confirmed": True}
     assert_json_error(call(srv.port, world, None, "GET", "/api/v1/me/credentials"), 401)
+
+
+def test_the_learner_is_told_by_mail(mcxd, world, offer, eseal, tmp_path):
+    """With mail, each learner of a credential sealed here gets a notice: what was
+    issued, where to download it and where anyone may check it. A relay that refuses
+    it is asked again later, at most 5 times."""
+    import email
+    import email.policy
+
+    smtp = mcxtest.SmtpStandin(tmp_path / "spool", "--reject-domain", "refused.example")
+    try:
+        node = mcxd(*local_args(eseal, "--smtp-url", smtp.url, "--smtp-from",
+                                "VMU <no-reply@vdu.lt>", "--public-url", "https://mcx.vdu.lt"))
+        cid = issue(node.port, world, offer, "local-notice", email=LEARNER).json()["id"]
+        wait_states(node.port, world, [cid], {"delivered"})
+        got = mcxtest.wait_until(
+            lambda: (lambda c: c if c["notified_at"] else None)(
+                call(node.port, world, "pub", "GET", f"/api/v1/credentials/{cid}").json()),
+            20, 0.1, "the learner told")
+        assert got["notice_attempts"] == 1
+        mails = [m for m in smtp.mails_to(LEARNER) if cid in m["data"]]
+        assert len(mails) == 1
+        msg = email.message_from_bytes(mails[0]["data"].encode(), policy=email.policy.default)
+        assert msg["Subject"] == "Your micro-credential is ready: " + OFFER["title"]["en"]
+        body = msg.get_content()
+        assert "Vytautas Magnus University issued you the micro-credential" in body
+        assert "Hello Aistė Jonaitytė," in body
+        assert "https://mcx.vdu.lt/me" in body and f"https://mcx.vdu.lt/verify/{cid}" in body
+
+        # refused: due again later; the fifth refusal is the last
+        bad = issue(node.port, world, offer, "local-notice-refused",
+                    email="learner@refused.example").json()["id"]
+        wait_states(node.port, world, [bad], {"delivered"})
+        db = world["db"]
+        mcxtest.wait_until(lambda: db.query(f"SELECT notice_attempts FROM credentials"
+                                            f" WHERE id = '{bad}'") == "1", 20, 0.1, "one try")
+        assert db.query(f"SELECT notified_at IS NULL AND notice_due_at > now() + interval '30 s'"
+                        f" FROM credentials WHERE id = '{bad}'") == "t"
+        db.query(f"UPDATE credentials SET notice_attempts = 4, notice_due_at = now()"
+                 f" WHERE id = '{bad}'")
+        mcxtest.wait_until(lambda: db.query(f"SELECT notice_attempts = 5 AND notice_due_at IS NULL"
+                                            f" FROM credentials WHERE id = '{bad}'") == "t",
+                           20, 0.1, "given up")
+        assert "gave up telling the learner of credential " + bad in node.log_text()
+    finally:
+        smtp.stop()

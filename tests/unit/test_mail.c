@@ -11,6 +11,8 @@
 
 #include <string.h>
 
+#include <openssl/evp.h>
+
 #include "server/json.h"
 #include "server/mail.h"
 
@@ -90,6 +92,57 @@ static void test_confirmation_message(void **state)
     buf_cleanup(&b);
 }
 
+/* Every encoded-word of a long non-ASCII subject is at most 75 characters, holds
+ * whole characters, and together they give the subject back. */
+static void test_notice_and_long_subject(void **state)
+{
+    const char *title = "Duomen\xc5\xb3 mokslas socialiniams mokslams: \xc5\xbeini\xc5\xb3 "
+                        "analiz\xc4\x97, vizualizacija ir atviri duomenys Lietuvoje";
+    struct mail_notice n = {.to = "aiste@students.example",
+                            .learner = "Aist\xc4\x97\nJonaityt\xc4\x97",
+                            .title = title,
+                            .institution = "Vytauto Did\xc5\xbeiojo universitetas",
+                            .credential_id = "1b4e28ba-2fa1-41d2-883f-0016d3cca427",
+                            .public_url = "https://mcx.vdu.lt"};
+    struct buf b, joined;
+    const char *p, *end;
+
+    (void)state;
+    buf_init(&b);
+    mail_notice_build("mcx <no-reply@vdu.lt>", &n, 0, "m", &b);
+    assert_non_null(strstr(b.data, "\r\nhttps://mcx.vdu.lt/me\r\n"));
+    assert_non_null(
+        strstr(b.data, "\r\nhttps://mcx.vdu.lt/verify/1b4e28ba-2fa1-41d2-883f-0016d3cca427\r\n"));
+    assert_non_null(strstr(b.data, "Hello Aist\xc4\x97 Jonaityt\xc4\x97,\r\n")); /* one line */
+    buf_init(&joined);
+    p = strstr(b.data, "\r\nSubject: ") + 11;
+    end = strstr(p, "\r\nDate: ");
+    while (p < end) {
+        const char *w = strstr(p, "=?UTF-8?B?"), *we;
+        unsigned char text[64];
+        int len;
+        assert_non_null(w);
+        we = strstr(w + 10, "?=");
+        assert_true(we + 2 - w <= 75);
+        len = EVP_DecodeBlock(text, (const unsigned char *)w + 10, (int)(we - w - 10));
+        assert_true(len > 0);
+        while (len > 0 && we[-1] == '=' && text[len - 1] == '\0') { /* padding */
+            len--;
+            we--;
+        }
+        assert_true(utf8_is_valid((const char *)text, (size_t)len));
+        buf_append(&joined, (const char *)text, (size_t)len);
+        p = strstr(w, "?=") + 2;
+        if (strncmp(p, "\r\n ", 3) == 0)
+            p += 3;
+    }
+    assert_string_equal(joined.data, "Your micro-credential is ready: Duomen\xc5\xb3 mokslas "
+                                     "socialiniams mokslams: \xc5\xbeini\xc5\xb3 analiz\xc4\x97, "
+                                     "vizualizacija ir atviri duomenys Lietuvoje");
+    buf_cleanup(&joined);
+    buf_cleanup(&b);
+}
+
 static void test_object_append(void **state)
 {
     struct buf b;
@@ -115,6 +168,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_from),
         cmocka_unit_test(test_confirmation_message),
+        cmocka_unit_test(test_notice_and_long_subject),
         cmocka_unit_test(test_object_append),
     };
 
