@@ -457,6 +457,35 @@ static void enable_authed(struct api_call *c, const struct auth_user *u)
     user_state(c, u, false);
 }
 
+/* ---- POST /api/v1/users/{id}/confirm-email ---- */
+
+/* An admin vouches for a user's address (as `mcx user confirm`): idempotent, audited
+ * only when it changes something. */
+static const char confirm_email_sql[] =
+    "WITH old AS (SELECT * FROM users WHERE id = $1::uuid FOR UPDATE),"
+    " upd AS (UPDATE users u SET email_confirmed_at = coalesce(old.email_confirmed_at, now())"
+    "  FROM old WHERE u.id = old.id RETURNING u.*),"
+    " a AS (INSERT INTO audit_log (actor, action, entity, entity_id, details)"
+    "  SELECT $2, 'confirm_email', 'user', upd.id::text,"
+    "   jsonb_build_object('email', upd.email, 'via', 'admin')"
+    "  FROM upd JOIN old ON old.id = upd.id WHERE old.email_confirmed_at IS NULL)"
+    " SELECT CASE WHEN upd.id IS NULL THEN 404 ELSE 200 END,"
+    "  CASE WHEN upd.id IS NULL THEN 'no user ' || $1 ELSE (" USER_JSON(
+        "upd") ")::text END"
+               " FROM (SELECT 1) one LEFT JOIN upd ON true";
+
+static void confirm_email_authed(struct api_call *c, const struct auth_user *u)
+{
+    const char *id;
+    char actor[64];
+
+    if (!require_admin(c, u, "confirming a user's e-mail address") || !path_id(c, "user", &id))
+        return;
+    actor_of(u, actor);
+    const char *params[2] = {id, actor};
+    api_call_query(c, confirm_email_sql, 2, params);
+}
+
 /* ---- tokens ---- */
 
 static void tokens_list_authed(struct api_call *c, const struct auth_user *u)
@@ -620,6 +649,11 @@ static void handle_enable(struct http_request *req, void *arg)
     api_call_begin(req, arg, enable_authed, NULL, NULL);
 }
 
+static void handle_confirm_email(struct http_request *req, void *arg)
+{
+    api_call_begin(req, arg, confirm_email_authed, NULL, NULL);
+}
+
 static void handle_tokens_list(struct http_request *req, void *arg)
 {
     api_call_begin(req, arg, tokens_list_authed, NULL, NULL);
@@ -642,6 +676,7 @@ void admin_routes_add(struct mcxd *app)
     router_add(r, HTTP_GET, "/api/v1/users", handle_users_list, app, 0);
     router_add(r, HTTP_POST, "/api/v1/users/{id}/disable", handle_disable, app, 0);
     router_add(r, HTTP_POST, "/api/v1/users/{id}/enable", handle_enable, app, 0);
+    router_add(r, HTTP_POST, "/api/v1/users/{id}/confirm-email", handle_confirm_email, app, 0);
     router_add(r, HTTP_GET, "/api/v1/tokens", handle_tokens_list, app, 0);
     router_add(r, HTTP_POST, "/api/v1/tokens", handle_token_create, app, ADMIN_MAX_BODY);
     router_add(r, HTTP_DELETE, "/api/v1/tokens/{id}", handle_token_revoke, app, 0);

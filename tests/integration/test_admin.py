@@ -552,3 +552,27 @@ def test_a_session_lists_partners_and_triggers_a_harvest(srv, world):
     assert down["state"]["consecutive_failures"] >= 2
     # bearer tokens still work as before
     assert call(srv, world["admin"], "GET", "/api/v1/partners/down.example").status == 200
+
+
+def test_an_admin_confirms_a_sign_ups_address(srv, world):
+    """POST /api/v1/users/{id}/confirm-email: the admin vouches for the address of a
+    sign-up (as `mcx user confirm`), once audited, idempotent; nobody else may."""
+    db, admin = world["db"], world["admin"]
+    email = unique_email("vouch")
+    r = http(srv.port, "POST", "/api/v1/users", {"Content-Type": "application/json"},
+             json.dumps({"email": email, "password": PASSWORD}).encode())
+    assert r.status == 201 and r.json()["email_confirmed"] is False, r.text()
+    uid = r.json()["id"]
+    student = sign_in(srv, email)
+    for who in (student, world["publisher"]):
+        assert_json_error(call(srv, who, "POST", f"/api/v1/users/{uid}/confirm-email"), 403)
+    for _ in range(2):
+        r = call(srv, admin, "POST", f"/api/v1/users/{uid}/confirm-email")
+        assert r.status == 200, r.text()
+        assert set(r.json()) == USER_KEYS and r.json()["email_confirmed"] is True
+    assert db.query("SELECT count(*) FROM audit_log WHERE action = 'confirm_email'"
+                    f" AND entity_id = '{uid}' AND details->>'via' = 'admin'") == "1"
+    assert call(srv, student, "GET", "/api/v1/session").json()["user"]["email_confirmed"] is True
+    assert_json_error(call(srv, admin, "POST",
+                           "/api/v1/users/00000000-0000-4000-8000-000000000000/confirm-email"), 404)
+    assert_json_error(call(srv, admin, "POST", "/api/v1/users/nope/confirm-email"), 404)
