@@ -7,7 +7,10 @@
 // created for it (it authenticates an API call) and revoked (401 after), and the user
 // is disabled (their log-in fails). axe-core finds no serious or critical violation on
 // the page with its data; screenshots at 1280 and 360 px. A student and a signed-out
-// visitor are told who the page is for, and the API answers the student 403.
+// visitor are told who the page is for, and the API answers the student 403. The
+// users' Address column: a self-signed-up student's address is "Not confirmed" and
+// the admin's "Confirm address" confirms it (the student's session says so); a
+// refusal shows in the section's alert.
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 
@@ -211,5 +214,101 @@ test('admin page: for admins only', { timeout: TEST_TIMEOUT }, async () => {
         assertClean(s);
     } finally {
         await s.close();
+    }
+});
+
+test('admin page: an admin confirms a self-signed-up student\'s address', { timeout: TEST_TIMEOUT }, async () => {
+    const admin = STAFF.admin;
+    assert.ok(admin && admin.password, 'MCX_STAFF has no admin');
+    const student = await open(browser);
+    const s = await open(browser);
+    try {
+        // a sign-up of its own (the API's POST /users, as the sign-up page does), in
+        // another browser: not confirmed
+        const { email } = await signedInStudent(student.context, 'unconfirmed');
+        const studentSession = async () => {
+            const res = await student.context.request.get(`${BASE}/api/v1/session`);
+            assert.equal(res.status(), 200);
+            return (await res.json()).user;
+        };
+        assert.equal((await studentSession()).email_confirmed, false);
+
+        const { page } = s;
+        await logIn(page, admin.email, admin.password, '/admin');
+        const users = page.locator('#users');
+        await users.getByRole('columnheader', { name: 'Address', exact: true }).waitFor();
+        // the admin (made by `mcx user add`) is confirmed and has no button
+        await page.getByLabel('Email or name contains', { exact: true }).fill(admin.email);
+        const mine = page.locator(`#users tr[data-email="${admin.email}"]`);
+        await eventually(async () => assert.equal(await page.locator('#users tbody tr').count(), 1));
+        await mine.waitFor();
+        assert.equal((await mine.locator('td.address-cell .pill').textContent()).trim(), 'Confirmed');
+        assert.equal(await mine.getByRole('button', { name: /^Confirm address/ }).count(), 0);
+
+        await page.getByLabel('Email or name contains', { exact: true }).fill(email);
+        await eventually(async () => assert.deepEqual(
+            await page.locator('#users tbody tr').evaluateAll((rows) => rows.map((r) => r.dataset.email)), [email]));
+        const row = page.locator(`#users tr[data-email="${email}"]`);
+        assert.equal(await row.getAttribute('data-confirmed'), 'false');
+        const pill = row.locator('td.address-cell .pill');
+        assert.equal((await pill.textContent()).trim(), 'Not confirmed');
+        // the column's cells line up with its header
+        const column = await users.locator('thead th').evaluateAll((ths) =>
+            ths.findIndex((th) => th.textContent.trim() === 'Address'));
+        assert.equal(await row.locator('th, td').nth(column).evaluate((c) => c.classList.contains('address-cell')), true);
+        const confirmButton = row.getByRole('button', { name: `Confirm address ${email}`, exact: true });
+        assert.equal((await confirmButton.textContent()).trim(), 'Confirm address');
+        // at 1280 px the users' table fits its region: nothing to scroll sideways
+        const region = await users.evaluate((tbl) => {
+            const box = tbl.closest('.table-scroll');
+            return { scroll: box.scrollWidth, client: box.clientWidth };
+        });
+        assert.ok(region.scroll <= region.client, `the users' table is ${region.scroll} px in ${region.client} px`);
+        await assertAccessible(page, '/admin, an address not confirmed');
+        await screenshot(page, 'admin-confirm-before.png');
+
+        // a refusal (the server's answer stood in once) shows in the section's alert,
+        // and the button stays to try again
+        await page.route('**/api/v1/users/*/confirm-email', (route) => route.fulfill({
+            status: 403, contentType: 'application/json',
+            body: JSON.stringify({ error: { code: 'forbidden', message: 'confirming a user\'s e-mail address is for admins' } }),
+        }), { times: 1 });
+        await confirmButton.click();
+        const alert = page.locator('#users-error[role="alert"]');
+        await eventually(async () => assert.equal((await alert.textContent()).trim(),
+            'confirming a user\'s e-mail address is for admins'));
+        assert.equal(await confirmButton.isEnabled(), true);
+        assert.equal((await studentSession()).email_confirmed, false);
+
+        // confirmed: the row says so, the button is gone, the focus is on the state
+        const answer = page.waitForResponse((r) => r.request().method() === 'POST' &&
+            new URL(r.url()).pathname.endsWith('/confirm-email'));
+        await confirmButton.click();
+        assert.equal((await answer).status(), 200);
+        await page.locator(`#users tr[data-email="${email}"][data-confirmed="true"]`).waitFor();
+        assert.equal((await pill.textContent()).trim(), 'Confirmed');
+        assert.equal(await row.getByRole('button', { name: /^Confirm address/ }).count(), 0);
+        assert.equal(await row.getByRole('button', { name: `Disable ${email}`, exact: true }).count(), 1);
+        await eventually(async () => assert.equal((await page.locator('#users-status[role="status"]').textContent()).trim(),
+            `The address ${email} is confirmed.`));
+        assert.equal(await alert.textContent(), '');
+        assert.equal(await page.evaluate(() => document.activeElement?.textContent.trim()), 'Confirmed');
+        // the student's own session says so, and so does the admin's list
+        assert.equal((await studentSession()).email_confirmed, true);
+        const listed = (await api(`/api/v1/users?q=${encodeURIComponent(email)}`, bearer(admin.token))).items;
+        assert.deepEqual(listed.map((u) => [u.email, u.email_confirmed]), [[email, true]]);
+        await assertAccessible(page, '/admin, the address confirmed');
+        await screenshot(page, 'admin-confirm-done.png');
+
+        // in Lithuanian
+        await page.locator('#ui-lang').selectOption('lt');
+        await users.getByRole('columnheader', { name: 'Adresas', exact: true }).waitFor();
+        assert.equal((await pill.textContent()).trim(), 'Patvirtintas');
+        await page.locator('#ui-lang').selectOption('en');
+        assertClean(s);
+        assertClean(student);
+    } finally {
+        await s.close();
+        await student.close();
     }
 });

@@ -5,7 +5,8 @@
 // The confirmation page's other answers (an expired link, one that is not valid, no
 // link at all) and the panel's answers this node cannot give (it has a mail server)
 // are checked too. Time is moved with SQL (psql, MCX_DATABASE_URL), not waited for:
-// the one-mail-a-minute limit and the 48 hours a link lives.
+// the one-mail-a-minute limit and the 48 hours a link lives. A sign-up through the
+// /signup page tells /me what became of its mail (sessionStorage): /me says it once.
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -344,3 +345,76 @@ test('the /me panel explains why no mail went out', { timeout: TEST_TIMEOUT }, a
         await s.close();
     }
 });
+
+// The sign-up page, then /me (?next=/me): the panel says once, above its button, that
+// the sign-up's mail went out; not after a reload. What it says when the sign-up's
+// mail failed or the node sends none (this node's relay takes every mail, so those
+// are left in sessionStorage by the test, as account.js would), and the note gives
+// way to the answer of "Send the confirmation e-mail".
+test('after a sign-up through the page, /me says once that the confirmation mail was sent',
+    { timeout: TEST_TIMEOUT }, async () => {
+        assert.ok(SPOOL, 'MCX_SMTP_SPOOL is missing');
+        const s = await open(browser);
+        try {
+            const { page } = s;
+            const email = `signup-note-${Date.now()}-${Math.floor(Math.random() * 1e6)}@example.org`;
+            await page.goto(`${BASE}/signup?next=${encodeURIComponent('/me')}`);
+            await page.getByLabel('Name', { exact: true }).fill('Rūta Naujokė');
+            await page.getByLabel('Email', { exact: true }).fill(email);
+            await page.getByLabel('Password', { exact: true }).fill('correct horse battery staple');
+            await page.getByRole('button', { name: 'Create account', exact: true }).click();
+            await page.waitForURL((u) => u.pathname === '/me');
+
+            const panel = await confirmPanel(page);
+            const note = page.locator('#email-confirm-signup');
+            const sentText = `We sent a confirmation e-mail to ${email}. Open the link in it.`;
+            await eventually(async () => assert.equal((await note.textContent()).trim(), sentText));
+            assert.equal(await note.isVisible(), true);
+            // above the button, and the mail did go out
+            const send = panel.getByRole('button', { name: 'Send the confirmation e-mail', exact: true });
+            assert.equal(await note.evaluate((n, b) => Boolean(n.compareDocumentPosition(b) & Node.DOCUMENT_POSITION_FOLLOWING),
+                await send.elementHandle()), true);
+            checkMail(await mailNumber(1, email), email);
+            assert.equal(await page.evaluate(() => sessionStorage.getItem('mcx.signup.confirmation')), null);
+            assert.deepEqual(await noticeOf(page), { done: '', error: '' });
+            await assertAccessible(page, '/me right after a sign-up');
+            await screenshot(page, 'me-signup-sent.png');
+            await page.locator('#ui-lang').selectOption('lt');
+            await eventually(async () => assert.equal((await note.textContent()).trim(),
+                `Išsiuntėme patvirtinimo laišką adresu ${email}. Atverkite laiške esančią nuorodą.`));
+            await page.locator('#ui-lang').selectOption('en');
+            await eventually(async () => assert.equal((await note.textContent()).trim(), sentText));
+
+            // once: after a reload the panel is there without the note
+            await page.reload();
+            await confirmPanel(page);
+            await page.locator('#email-confirm-text:not(:empty)').waitFor();
+            assert.equal(await note.isHidden(), true);
+            assert.equal((await note.textContent()).trim(), '');
+
+            // what the other answers of the sign-up make the panel say
+            const shown = async (outcome) => {
+                await page.evaluate((v) => sessionStorage.setItem('mcx.signup.confirmation', v), outcome);
+                await page.reload();
+                await confirmPanel(page);
+                await page.locator('#email-confirm-text:not(:empty)').waitFor();
+                assert.equal(await page.evaluate(() => sessionStorage.getItem('mcx.signup.confirmation')), null);
+                return (await note.isVisible()) ? (await note.textContent()).trim() : '';
+            };
+            assert.equal(await shown('unavailable'),
+                'This server sends no e-mail. Ask your university to confirm your address.');
+            assert.equal(await shown('failed'), 'The confirmation e-mail could not be sent. Send it again below.');
+            await screenshot(page, 'me-signup-failed.png');
+            // asking for a mail: its answer below the button replaces the note
+            await send.click();
+            await eventually(async () => {
+                const n = await noticeOf(page);
+                assert.ok(n.done || n.error, 'no answer to "Send the confirmation e-mail"');
+            });
+            assert.equal(await note.isHidden(), true);
+            assert.equal(await shown('nonsense'), '');
+            assertClean(s);
+        } finally {
+            await s.close();
+        }
+    });

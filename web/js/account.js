@@ -1,7 +1,8 @@
 // account.js — the sign-up (/signup) and log-in (/login) forms. Sign-up creates the
 // student account and signs in at once; both then go to ?next= (a same-origin path
 // only) or their default page. The API checks every field; its messages are shown
-// next to the field they name and in the page's alert region.
+// next to the field they name and in the page's alert region. What became of the
+// sign-up's confirmation mail is left in sessionStorage for /me to say.
 
 import { ApiError, api, safeNext, signIn } from './api.js';
 import { homeId, initPage } from './header.js';
@@ -62,6 +63,18 @@ function showError(err) {
   (first || form.elements.email).focus();
 }
 
+// What became of the confirmation mail the sign-up sent ("sent", "failed" or
+// "unavailable"), for /me (me.js) to say once, above its "Send the confirmation
+// e-mail" button: this tab only, and read there once.
+const CONFIRMATION_KEY = 'mcx.signup.confirmation';
+
+function rememberConfirmationMail(outcome) {
+  try {
+    if (['sent', 'failed', 'unavailable'].includes(outcome)) sessionStorage.setItem(CONFIRMATION_KEY, outcome);
+    else sessionStorage.removeItem(CONFIRMATION_KEY);
+  } catch { /* storage refused: /me offers the button without the note */ }
+}
+
 function busy(on) {
   submit.disabled = on;
   submit.textContent = t(on ? (signupForm ? 'signup.busy' : 'login.busy')
@@ -80,14 +93,16 @@ form.addEventListener('submit', async (e) => {
       const name = form.elements.name.value.trim();
       if (name) body.name = name;
       if (homeId()) body.home_institution = homeId();
+      let created;
       try {
-        await api('/users', { method: 'POST', body });
+        created = await api('/users', { method: 'POST', body });
       } catch (err) {
         // A home university this node no longer knows must not block the sign-up.
         if (!(err instanceof ApiError && (err.details || []).some((d) => d.path === '/home_institution'))) throw err;
         delete body.home_institution;
-        await api('/users', { method: 'POST', body });
+        created = await api('/users', { method: 'POST', body });
       }
+      rememberConfirmationMail(created && created.confirmation_mail);
     }
     await signIn(email, password);
     location.assign(next);

@@ -1,8 +1,9 @@
 // admin.js — the admin page (/admin, issue 11): the partners this node harvests with
 // their harvest state and "Harvest now" (/api/v1/partners…), the users with filters,
-// new staff accounts and disable/enable (/api/v1/users…), and the API tokens
-// (/api/v1/tokens…). docs/admin.md describes it. The server decides who may: the page
-// asks GET /api/v1/users first and, on 401 or 403, says who the page is for.
+// new staff accounts, disable/enable and confirming an address (/api/v1/users…), and
+// the API tokens (/api/v1/tokens…). docs/admin.md describes it. The server decides who
+// may: the page asks GET /api/v1/users first and, on 401 or 403, says who the page is
+// for.
 
 import { api, institutions } from './api.js';
 import { byId as $, el } from './dom.js';
@@ -215,7 +216,8 @@ function userRow(u) {
     btn.addEventListener('click', () => setDisabled(u, !u.disabled, btn));
     action.append(btn);
   }
-  return el('tr', { 'data-id': u.id, 'data-email': u.email, 'data-disabled': String(u.disabled) },
+  return el('tr', { 'data-id': u.id, 'data-email': u.email, 'data-disabled': String(u.disabled),
+    'data-confirmed': typeof u.email_confirmed === 'boolean' ? String(u.email_confirmed) : undefined },
     el('th', { scope: 'row', class: 'email', text: u.email }),
     el('td', {}, u.display_name ? u.display_name : dash()),
     el('td', { text: roleName(u.role) }),
@@ -224,7 +226,32 @@ function userRow(u) {
     el('td', { class: 'date', text: formatDateTime(u.created_at) }),
     el('td', {}, el('span', { class: `pill ${u.disabled ? 'user-disabled' : 'user-active'}`,
       text: u.disabled ? t('admin.disabled') : t('admin.active') })),
+    addressCell(u),
     action);
+}
+
+// Whether the user's e-mail address is confirmed (a self sign-up's is not until its
+// link is opened); for one that is not, the button by which the admin vouches for it
+// (POST /users/{id}/confirm-email). The pill takes the focus once the button is gone.
+function addressCell(u) {
+  const cell = el('td', { class: 'address-cell' });
+  if (typeof u.email_confirmed !== 'boolean') {
+    cell.append(dash());
+    return cell;
+  }
+  cell.append(el('span', {
+    class: `pill address-state ${u.email_confirmed ? 'address-confirmed' : 'address-unconfirmed'}`,
+    tabindex: '-1', text: u.email_confirmed ? t('admin.confirmed') : t('admin.unconfirmed'),
+  }));
+  if (!u.email_confirmed) {
+    const btn = el('button', {
+      type: 'button', class: 'secondary table-button confirm-email',
+      'aria-label': t('admin.confirm_email_label', { email: u.email }), text: t('admin.confirm_email'),
+    });
+    btn.addEventListener('click', () => confirmEmail(u, btn));
+    cell.append(btn);
+  }
+  return cell;
 }
 
 function renderUsers() {
@@ -292,6 +319,22 @@ async function setDisabled(u, disable, btn) {
     renderUsers();
     refocus('users', done.id);
     say('users-status', t(disable ? 'admin.disabled_done' : 'admin.enabled_done', { email: done.email }));
+  } catch (err) {
+    btn.disabled = false;
+    say('users-error', err.message);
+  }
+}
+
+async function confirmEmail(u, btn) {
+  say('users-status', '');
+  say('users-error', '');
+  btn.disabled = true;
+  try {
+    const done = await api(`/users/${encodeURIComponent(u.id)}/confirm-email`, { method: 'POST' });
+    replaceUser(done);
+    renderUsers();
+    refocus('users', done.id, '.address-state');
+    say('users-status', t('admin.confirmed_done', { email: done.email }));
   } catch (err) {
     btn.disabled = false;
     say('users-error', err.message);

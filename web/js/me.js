@@ -6,7 +6,9 @@
 // form that sends one (POST: one of their credentials, or a file as read here).
 // The credentials are shown only once the address is confirmed (a sign-up does not
 // prove it): until then the section offers the mail whose link confirms it (POST
-// /api/v1/me/email-confirmation; the link leads to /confirm, confirm.js).
+// /api/v1/me/email-confirmation; the link leads to /confirm, confirm.js). Right after
+// a sign-up the panel says once what became of the mail the sign-up sent (account.js
+// leaves it in sessionStorage).
 
 import { api, institutions } from './api.js';
 import { el } from './dom.js';
@@ -125,7 +127,35 @@ function setText(node, text) {
   if (node.textContent !== text) node.textContent = text; // a live region speaks on change only
 }
 
+// What the sign-up's reply said of its mail (confirmation_mail: "sent", "failed" or
+// "unavailable"), taken from sessionStorage once: shown above the button until the
+// page is left or the person sends a mail themselves.
+const SIGNUP_KEY = 'mcx.signup.confirmation';
+let signupNote = null;
+
+function takeSignupNote() {
+  try {
+    const v = sessionStorage.getItem(SIGNUP_KEY);
+    sessionStorage.removeItem(SIGNUP_KEY);
+    return ['sent', 'failed', 'unavailable'].includes(v) ? v : null;
+  } catch {
+    return null;
+  }
+}
+
+function renderSignupNote() {
+  const p = document.getElementById('email-confirm-signup');
+  let text = '';
+  if (signupNote === 'sent') text = t('me.confirm_signup_sent', { email: (me && me.email) || '' });
+  else if (signupNote === 'failed') text = t('me.confirm_signup_failed');
+  else if (signupNote === 'unavailable') text = t('me.confirm_unavailable');
+  setText(p, text);
+  p.hidden = !text;
+  p.className = text ? `signup-note is-${signupNote}` : 'signup-note';
+}
+
 function renderConfirmNote() {
+  renderSignupNote();
   const n = confirmNote;
   setText(document.getElementById('email-confirm-done'),
     n && n.kind === 'sent' ? t('me.confirm_sent', { email: n.to }) : '');
@@ -158,8 +188,11 @@ async function loadCredentials() {
     setText(err, '');
   } catch (x) {
     setText(err, x.message);
+    renderCredentials();
+    return false; // whether the server said if the address is confirmed
   }
   renderCredentials();
+  return true;
 }
 
 async function sendConfirmation() {
@@ -168,6 +201,7 @@ async function sendConfirmation() {
   confirmBusy = true;
   btn.setAttribute('aria-disabled', 'true'); // stays focusable: the answer is read out next to it
   confirmNote = null;
+  signupNote = null; // this answer replaces what the sign-up said
   renderConfirmNote();
   try {
     const r = await api('/me/email-confirmation', { method: 'POST', body: {} });
@@ -193,7 +227,14 @@ async function startCredentials(user) {
   canAsk = user.role === 'student';
   credBox.hidden = false;
   document.getElementById('email-confirm-send').addEventListener('click', sendConfirmation);
-  await loadCredentials();
+  if (await loadCredentials()) {
+    // dropped unread when the address is confirmed already: nothing to say then
+    const note = takeSignupNote();
+    if (!emailConfirmed && note) {
+      signupNote = note;
+      renderConfirmNote();
+    }
+  }
   onLangChange(renderCredentials);
 }
 
