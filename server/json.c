@@ -258,9 +258,9 @@ bool json_object_append(struct buf *obj, const char *key, const char *value)
     obj->len = n - 1;
     obj->data[obj->len] = '\0';
     if (!empty)
-        buf_putc(obj, ',');
+        buf_puts(obj, ", "); /* spaced as jsonb writes its text */
     json_escape(obj, key, strlen(key));
-    buf_putc(obj, ':');
+    buf_puts(obj, ": ");
     buf_puts(obj, value);
     buf_putc(obj, '}');
     return true;

@@ -151,11 +151,11 @@ static void test_object_append(void **state)
     buf_init(&b);
     buf_puts(&b, "{\"a\": 1}");
     assert_true(json_object_append(&b, "k", "\"v\""));
-    assert_string_equal(b.data, "{\"a\": 1,\"k\":\"v\"}");
+    assert_string_equal(b.data, "{\"a\": 1, \"k\": \"v\"}");
     buf_reset(&b);
     buf_puts(&b, "{}");
     assert_true(json_object_append(&b, "seal", "{\"valid\":true}"));
-    assert_string_equal(b.data, "{\"seal\":{\"valid\":true}}");
+    assert_string_equal(b.data, "{\"seal\": {\"valid\":true}}");
     buf_reset(&b);
     buf_puts(&b, "[1]");
     assert_false(json_object_append(&b, "k", "1"));
