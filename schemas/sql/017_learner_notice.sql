@@ -11,8 +11,11 @@ ALTER TABLE credentials
 CREATE INDEX credentials_notice_due_idx ON credentials (notice_due_at)
     WHERE notice_due_at IS NOT NULL;
 
-CREATE OR REPLACE FUNCTION outbox_finish_sealed(p_job bigint, p_attempt integer, p_node text,
-                                                p_sealed text, p_europass jsonb)
+-- Records a credential sealed here: delivered (outbox_finish), with its sealed file,
+-- its learner's notice due. false when the claim is no longer this node's (as
+-- outbox_finish).
+CREATE FUNCTION outbox_finish_sealed(p_job bigint, p_attempt integer, p_node text,
+                                     p_sealed text, p_europass jsonb)
 RETURNS boolean
 LANGUAGE plpgsql AS $$
 DECLARE
