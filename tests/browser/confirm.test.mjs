@@ -8,15 +8,14 @@
 // the one-mail-a-minute limit and the 48 hours a link lives. A sign-up through the
 // /signup page tells /me what became of its mail (sessionStorage): /me says it once.
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { readFile, readdir } from 'node:fs/promises';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
 
 import {
-    BASE, TEST_TIMEOUT, TIMEOUT, api, assertAccessible, assertClean, eventually, launch, open,
-    screenshot, signedInStudent,
+    BASE, TEST_TIMEOUT, api, assertAccessible, assertClean, eventually, issueDelivered, launch,
+    open, psql, screenshot, signedInStudent,
 } from './lib.mjs';
 
 const STAFF = JSON.parse(process.env.MCX_STAFF || '{}');
@@ -28,24 +27,16 @@ let browser;
 before(async () => { browser = await launch(); });
 after(async () => { await browser?.close(); });
 
-const bearer = (who) => ({ Authorization: `Bearer ${STAFF[who].token}` });
 
-function sql(query) {
-    const r = spawnSync(process.env.MCX_PSQL || 'psql',
-        [process.env.MCX_DATABASE_URL, '-XAtq', '-v', 'ON_ERROR_STOP=1', '-c', query],
-        { encoding: 'utf8', timeout: TIMEOUT });
-    assert.equal(r.status, 0, `psql: ${r.stderr}`);
-    return r.stdout.trim();
-}
 
 // Moves the links sent to an account back in time (the addresses the tests make are
 // [a-z0-9@.-] only).
 function ageLinks(email, interval, { expiry = false } = {}) {
     assert.match(email, /^[a-z0-9.@-]+$/);
-    sql(`UPDATE email_confirmations SET created_at = created_at - interval '${interval}'` +
+    psql(`UPDATE email_confirmations SET created_at = created_at - interval '${interval}'` +
         (expiry ? `, expires_at = expires_at - interval '${interval}'` : '') +
         ` WHERE user_id = (SELECT id FROM users WHERE lower(email) = '${email}')`);
-    sql(`UPDATE users SET confirmation_sent_at = confirmation_sent_at - interval '${interval}'` +
+    psql(`UPDATE users SET confirmation_sent_at = confirmation_sent_at - interval '${interval}'` +
         ` WHERE lower(email) = '${email}'`);
 }
 
@@ -156,20 +147,10 @@ test('a student confirms their address with the mailed link and then sees their 
             const firstToken = checkMail(first, me.email);
 
             // a credential for the address, which the page must not show yet
-            const offers = (await api('/api/v1/institutions/vdu.lt/offers', { headers: bearer('publisher') })).items;
-            const ready = offers.find((o) => o.completeness.missing.length === 0);
-            const issued = await api('/api/v1/credentials', {
-                method: 'POST',
-                headers: { ...bearer('publisher'), 'Content-Type': 'application/json' },
-                body: JSON.stringify({
-                    offer_id: ready.id, idempotency_key: `confirm-${Date.now()}`,
-                    learner: { given_name: 'Rūta', family_name: 'Naujokė', email: me.email },
-                    result: { grade: '8', date: '2026-11-29' },
-                }),
+            const issued = await issueDelivered(STAFF.publisher.token, {
+                key: `confirm-${Date.now()}`, result: { grade: '8', date: '2026-11-29' },
+                learner: { given_name: 'Rūta', family_name: 'Naujokė', email: me.email },
             });
-            await eventually(async () => assert.equal(
-                (await api(`/api/v1/credentials/${issued.id}`, { headers: bearer('publisher') })).state, 'delivered'),
-            { timeout: 60000 });
             const listed = await (await context.request.get(`${BASE}/api/v1/me/credentials`)).json();
             assert.deepEqual(listed, { ...listed, items: [], email_confirmed: false });
 

@@ -7,12 +7,11 @@
 // credential, mobility), and every figure equals a count this test makes in SQL
 // (psql, MCX_DATABASE_URL) for the period the page shows.
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
 import { after, before, test } from 'node:test';
 
 import {
-    BASE, TEST_TIMEOUT, TIMEOUT, api, assertAccessible, assertClean, eventually, launch, logIn,
-    open, screenshot, signedInStudent,
+    BASE, TEST_TIMEOUT, TIMEOUT, api, assertAccessible, assertClean, eventually, issueDelivered,
+    launch, logIn, open, psql, screenshot, signedInStudent,
 } from './lib.mjs';
 
 const STAFF = JSON.parse(process.env.MCX_STAFF || '{}');
@@ -41,11 +40,7 @@ function sqlFigures(from, to) {
         "   AND coalesce(r.issuer_id, t.credential->'issuer'->>'id') IS NOT NULL" +
         "   AND coalesce(r.issuer_id, t.credential->'issuer'->>'id') <> t.institution_id" +
         `   AND ${within('t.decided_at')}))`;
-    const r = spawnSync(process.env.MCX_PSQL || 'psql',
-        [process.env.MCX_DATABASE_URL, '-XAtq', '-v', 'ON_ERROR_STOP=1', '-c', sql],
-        { encoding: 'utf8', timeout: TIMEOUT });
-    assert.equal(r.status, 0, `psql: ${r.stderr}`);
-    const n = r.stdout.trim().split(',').map(Number);
+    const n = psql(sql).split(',').map(Number);
     return Object.fromEntries(FIGURES.map((f, i) => [f, n[i]]));
 }
 
@@ -156,19 +151,11 @@ test('journey: ask for recognition, the registrar decides, the student sees it, 
             await assertAccessible(page);
 
             // a publisher issues a credential; the outbox delivers it
-            const pub = { Authorization: `Bearer ${STAFF.publisher.token}`, 'Content-Type': 'application/json' };
             const vdu = await search('vdu.lt');
-            const issued = await api('/api/v1/credentials', {
-                method: 'POST', headers: pub,
-                body: JSON.stringify({
-                    offer_id: vdu.id, idempotency_key: `journey-${requestId}`,
-                    learner: { given_name: 'Rūta', family_name: 'Kazlauskienė', email: me.email },
-                    result: { grade: '10', date: start.to },
-                }),
+            await issueDelivered(STAFF.publisher.token, {
+                offerId: vdu.id, key: `journey-${requestId}`, result: { grade: '10', date: start.to },
+                learner: { given_name: 'Rūta', family_name: 'Kazlauskienė', email: me.email },
             });
-            await eventually(async () => assert.equal(
-                (await api(`/api/v1/credentials/${issued.id}`, { headers: pub })).state, 'delivered'),
-            { timeout: 60000 });
 
             // the coordinator's page: each figure moved by what happened, and equals SQL
             await eventually(async () => {

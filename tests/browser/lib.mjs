@@ -8,6 +8,7 @@
 // test can check where the page went. Every wait is bounded (TIMEOUT).
 
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import { mkdirSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import os from 'node:os';
@@ -207,4 +208,33 @@ export async function logIn(page, email, password, next, { arrive = true } = {})
     await page.getByLabel('Password', { exact: true }).fill(password);
     await page.getByRole('button', { name: 'Log in', exact: true }).click();
     if (arrive) await page.waitForURL((u) => u.pathname === next.split('?')[0]);
+}
+
+// SQL of a test's own, through psql on the server's database (MCX_PSQL,
+// MCX_DATABASE_URL: test_browser.py sets both): the output, trimmed.
+export function psql(query) {
+    const r = spawnSync(process.env.MCX_PSQL || 'psql',
+        [process.env.MCX_DATABASE_URL, '-XAtq', '-v', 'ON_ERROR_STOP=1', '-c', query],
+        { encoding: 'utf8', timeout: TIMEOUT });
+    assert.equal(r.status, 0, `psql: ${r.stderr}`);
+    return r.stdout.trim();
+}
+
+// Issues one credential as the publisher whose token is given (by default of the first
+// vdu.lt offer ready to issue) and waits until the outbox has delivered it.
+export async function issueDelivered(token, { learner, result, key, offerId }) {
+    const auth = { Authorization: `Bearer ${token}`, 'Content-Type': 'application/json' };
+    let offer = offerId;
+    if (!offer) {
+        const offers = (await api('/api/v1/institutions/vdu.lt/offers', { headers: auth })).items;
+        offer = offers.find((o) => o.completeness.missing.length === 0).id;
+    }
+    const issued = await api('/api/v1/credentials', {
+        method: 'POST', headers: auth,
+        body: JSON.stringify({ offer_id: offer, idempotency_key: key, learner, result }),
+    });
+    await eventually(async () => assert.equal(
+        (await api(`/api/v1/credentials/${issued.id}`, { headers: auth })).state, 'delivered'),
+    { timeout: 60000 });
+    return issued;
 }
