@@ -279,8 +279,10 @@ def test_the_learner_is_told_by_mail(mcxd, world, offer, eseal, tmp_path):
                     email="learner@refused.example").json()["id"]
         wait_states(node.port, world, [bad], {"delivered"})
         db = world["db"]
-        mcxtest.wait_until(lambda: db.query(f"SELECT notice_attempts FROM credentials"
-                                            f" WHERE id = '{bad}'") == "1", 20, 0.1, "one try")
+        # the refusal recorded: due again in 2 minutes (the claim's lease was 10)
+        mcxtest.wait_until(lambda: db.query(
+            f"SELECT notice_attempts = 1 AND notice_due_at < now() + interval '5 minutes'"
+            f" FROM credentials WHERE id = '{bad}'") == "t", 20, 0.1, "one try, refused")
         assert db.query(f"SELECT notified_at IS NULL AND notice_due_at > now() + interval '30 s'"
                         f" FROM credentials WHERE id = '{bad}'") == "t"
         db.query(f"UPDATE credentials SET notice_attempts = 4, notice_due_at = now()"
