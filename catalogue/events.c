@@ -81,27 +81,6 @@ static const char insert_sql[] =
     "FROM unnest($1::timestamptz[], $2::text[], $3::text[], $4::uuid[], $5::text[], "
     "$6::jsonb[]) AS u(at, kind, visitor, offer_id, institution_id, detail)";
 
-static void log_line(const struct events *ev, const char *level, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static void log_line(const struct events *ev, const char *level, const char *fmt, ...)
-{
-    struct buf msg, line;
-    va_list ap;
-
-    buf_init(&msg);
-    va_start(ap, fmt);
-    buf_vprintf(&msg, fmt, ap);
-    va_end(ap);
-    buf_init(&line);
-    buf_printf(&line, "{\"level\":\"%s\",\"msg\":", level);
-    json_escape(&line, msg.data, msg.len);
-    buf_printf(&line, ",\"worker\":%d}\n", ev->worker);
-    fputs(line.data, stderr);
-    buf_cleanup(&msg);
-    buf_cleanup(&line);
-}
-
 static int64_t wall_now_us(void)
 {
     struct timespec ts;
@@ -186,7 +165,7 @@ static void drop_oldest(struct events *ev)
     row_cleanup(&row);
     ev->dropped++;
     if (!ev->is_dropping && !ev->draining)
-        log_line(ev, "warn",
+        json_log("warn", ev->worker,
                  "exposure events: more than %d rows (or %d MiB) wait for the database; "
                  "dropping the oldest",
                  EVENTS_MAX_WAITING, EVENTS_MAX_BYTES >> 20);
@@ -296,18 +275,19 @@ static void flushed(struct db_result *res, const struct db_error *err, void *arg
         ev->flushes++;
         batch_free(ev);
         if (ev->is_failing)
-            log_line(ev, "info", "exposure events are written again (%zu waiting)", ev->ring.n);
+            json_log("info", ev->worker, "exposure events are written again (%zu waiting)",
+                     ev->ring.n);
         ev->is_failing = false;
         ev->is_dropping = false;
         ring_shrink_if_empty(&ev->ring);
     } else if (refused_as_data(err)) {
-        log_line(ev, "error", "exposure events: the database refused %zu rows, dropped: %s", n,
-                 err->message);
+        json_log("error", ev->worker, "exposure events: the database refused %zu rows, dropped: %s",
+                 n, err->message);
         ev->dropped += n;
         batch_free(ev);
     } else {
         if (!ev->is_failing)
-            log_line(ev, "warn",
+            json_log("warn", ev->worker,
                      "exposure events not written (%zu waiting), retrying every %d ms: %s",
                      ev->ring.n + n, ev->flush_ms, err->message);
         ev->is_failing = true;
@@ -404,7 +384,8 @@ static void drain_finish(struct events *ev)
     while (ev->ring.n > 0)
         drop_oldest(ev);
     if (lost > 0)
-        log_line(ev, "warn", "exposure events: %zu rows could not be written before exit", lost);
+        json_log("warn", ev->worker, "exposure events: %zu rows could not be written before exit",
+                 lost);
     evtimer_del(ev->timer);
     evtimer_del(ev->deadline);
     ev->drain_done = NULL;

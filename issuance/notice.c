@@ -12,9 +12,7 @@
 
 #include <event2/event.h>
 
-#include "server/auth.h"
 #include "server/config.h"
-#include "server/confirm.h"
 #include "server/db.h"
 #include "server/json.h"
 #include "server/mail.h"
@@ -52,29 +50,15 @@ static void notice_free(struct notice *x)
     free(x);
 }
 
-static void log_line(const char *level, const char *msg)
-{
-    struct buf line;
-
-    buf_init(&line);
-    buf_printf(&line, "{\"level\":\"%s\",\"msg\":", level);
-    json_escape(&line, msg, strlen(msg));
-    fprintf(stderr, "%s}\n", line.data);
-    buf_cleanup(&line);
-}
-
 static void recorded(struct db_result *res, const struct db_error *err, void *arg)
 {
     struct notice *x = arg;
-    char msg[700];
 
     (void)res;
     x->op = NULL;
-    if (err != NULL) { /* the lease runs out and the notice is due again */
-        snprintf(msg, sizeof(msg), "notice: recording credential %s's notice failed: %s", x->id,
+    if (err != NULL) /* the lease runs out and the notice is due again */
+        json_log("error", -1, "notice: recording credential %s's notice failed: %s", x->id,
                  err->message);
-        log_line("error", msg);
-    }
     notice_free(x);
 }
 
@@ -90,7 +74,7 @@ static void mailed(bool ok, const char *error, void *arg)
 {
     struct notice *x = arg;
     struct notifier *n = x->n;
-    char max[16], msg[600];
+    char max[16];
 
     x->mail = NULL;
     if (ok) {
@@ -98,11 +82,9 @@ static void mailed(bool ok, const char *error, void *arg)
         x->op = db_query(n->app->pool, sent_sql, 1, params, recorded, x);
         return;
     }
-    if (atoi(x->attempts) >= NOTICE_MAX_ATTEMPTS) {
-        snprintf(msg, sizeof(msg), "notice: gave up telling the learner of credential %s: %s",
-                 x->id, error);
-        log_line("warn", msg);
-    }
+    if (atoi(x->attempts) >= NOTICE_MAX_ATTEMPTS)
+        json_log("warn", -1, "notice: gave up telling the learner of credential %s: %s", x->id,
+                 error);
     snprintf(max, sizeof(max), "%d", NOTICE_MAX_ATTEMPTS);
     const char *params[2] = {x->id, max};
     x->op = db_query(n->app->pool, unsent_sql, 2, params, recorded, x);
@@ -111,7 +93,7 @@ static void mailed(bool ok, const char *error, void *arg)
 static void notice_start(struct notifier *n, struct db_result *res, int row)
 {
     struct notice *x = xcalloc(1, sizeof(*x));
-    char message_id[AUTH_SECRET_SIZE], unused[AUTH_HASH_HEX_SIZE];
+    char message_id[33];
     struct mail_notice m = {
         .to = db_result_value(res, row, 1),
         .learner = db_result_value(res, row, 2),
@@ -130,8 +112,7 @@ static void notice_start(struct notifier *n, struct db_result *res, int row)
     n->in_flight++;
     mcx_strlcpy(x->id, db_result_value(res, row, 0), sizeof(x->id));
     mcx_strlcpy(x->attempts, db_result_value(res, row, 5), sizeof(x->attempts));
-    if (confirm_token_new(message_id, unused) != 0) /* a random id */
-        mcx_strlcpy(message_id, x->id, sizeof(message_id));
+    mcx_random_hex(message_id);
     buf_init(&message);
     mail_notice_build(n->app->cfg->smtp_from, &m, time(NULL), message_id, &message);
     x->mail = mail_send(n->app, m.to, message.data, message.len, mailed, x);
@@ -159,7 +140,7 @@ static void claimed(struct db_result *res, const struct db_error *err, void *arg
     n->claim = NULL;
     if (err != NULL) {
         if (err->kind == DB_ERR_QUERY)
-            log_line("error", err->message);
+            json_log("error", -1, "notice: claiming failed: %s", err->message);
         return; /* the next tick tries again */
     }
     for (int i = 0; i < db_result_rows(res); i++)

@@ -1019,17 +1019,16 @@ static size_t req_on_read(char *dst, size_t size, size_t n, void *arg)
     return want;
 }
 
-/* A bare address for MAIL FROM / RCPT TO: no spaces, controls or angle brackets. */
-static bool is_mail_address(const char *a)
+bool client_mail_address_ok(const char *a, size_t n)
 {
-    const char *at;
+    const char *at = a != NULL ? memchr(a, '@', n) : NULL;
 
-    if (a == NULL || strlen(a) > 254 || (at = strchr(a, '@')) == NULL || at == a || at[1] == '\0')
+    if (at == NULL || n > 254 || at == a || at == a + n - 1)
         return false;
-    for (const unsigned char *p = (const unsigned char *)a; *p; p++)
-        if (*p <= ' ' || *p == 0x7f || *p == '<' || *p == '>')
+    for (size_t i = 0; i < n; i++)
+        if ((unsigned char)a[i] <= ' ' || a[i] == 0x7f || strchr("<>\"(),;:\\[]", a[i]) != NULL)
             return false;
-    return true;
+    return memchr(at + 1, '@', (size_t)(a + n - at - 1)) == NULL;
 }
 
 static bool is_smtp_url(const char *url)
@@ -1058,7 +1057,8 @@ static int mail_setup(struct client_req *r, const struct client_mail *m)
                     "characters");
         return -1;
     }
-    if (!is_mail_address(m->from) || !is_mail_address(m->to)) {
+    if (m->from == NULL || m->to == NULL || !client_mail_address_ok(m->from, strlen(m->from)) ||
+        !client_mail_address_ok(m->to, strlen(m->to))) {
         message_set(r->message, sizeof(r->message),
                     "the sender and the recipient must be plain e-mail addresses");
         return -1;

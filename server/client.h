@@ -117,6 +117,10 @@ struct client_mail {
     bool require_tls; /* smtp://: fail unless STARTTLS succeeds */
 };
 
+/* A plain address for MAIL FROM / RCPT TO (a[0..n), not NUL-terminated): one '@' with
+ * text on both sides, no spaces, controls or specials ("<>(),;:\\[]"). */
+bool client_mail_address_ok(const char *a, size_t n);
+
 /*
  * Submits a mail on the loop, as client_fetch does a request: cb runs once, later.
  * CLIENT_OK (status: the server's last reply code, 250) when the server accepted

@@ -39,12 +39,11 @@ int confirm_token_new(char secret[AUTH_SECRET_SIZE], char hash[AUTH_HASH_HEX_SIZ
 struct mail_op *confirm_mail_send(struct mcxd *app, const char *email, const char *secret,
                                   mail_done_cb done, void *arg)
 {
-    char id[AUTH_SECRET_SIZE], unused[AUTH_HASH_HEX_SIZE];
+    char id[33];
     struct buf link, message;
     struct mail_op *op;
 
-    if (confirm_token_new(id, unused) != 0)
-        mcx_strlcpy(id, "confirmation", sizeof(id));
+    mcx_random_hex(id); /* the Message-ID's own part */
     buf_init(&link);
     buf_printf(&link, "%s/confirm#token=%s", app->cfg->public_url, secret);
     buf_init(&message);

@@ -265,3 +265,23 @@ bool json_object_append(struct buf *obj, const char *key, const char *value)
     buf_putc(obj, '}');
     return true;
 }
+
+void json_log(const char *level, int worker, const char *fmt, ...)
+{
+    struct buf msg, line;
+    va_list ap;
+
+    buf_init(&msg);
+    va_start(ap, fmt);
+    buf_vprintf(&msg, fmt, ap);
+    va_end(ap);
+    buf_init(&line);
+    buf_printf(&line, "{\"level\":\"%s\",\"msg\":", level);
+    json_escape(&line, msg.data, msg.len);
+    if (worker >= 0)
+        buf_printf(&line, ",\"worker\":%d", worker);
+    buf_puts(&line, "}\n");
+    fputs(line.data, stderr);
+    buf_cleanup(&msg);
+    buf_cleanup(&line);
+}

@@ -49,6 +49,11 @@ void json_kv_bool(struct json_writer *w, const char *key, bool v);
  * jsonb column gives): false, obj unchanged, when obj is not an object. */
 bool json_object_append(struct buf *obj, const char *key, const char *value);
 
+/* One JSON log line on stderr, {"level","msg"[,"worker"]}, whatever the message holds
+ * (quotes, line breaks): how the modules log. worker < 0 leaves it out. */
+void json_log(const char *level, int worker, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
 /* Appends s to out as a quoted JSON string; invalid UTF-8 becomes U+FFFD. */
 void json_escape(struct buf *out, const char *s, size_t len);
 

@@ -23,18 +23,6 @@ static bool has_control(const char *s)
     return false;
 }
 
-static bool is_plain_address(const char *a, size_t n)
-{
-    const char *at = memchr(a, '@', n);
-
-    if (n == 0 || n >= MAIL_ADDRESS_SIZE || at == NULL || at == a || at == a + n - 1)
-        return false;
-    for (size_t i = 0; i < n; i++)
-        if ((unsigned char)a[i] <= ' ' || strchr("<>\"(),;:\\[]", a[i]) != NULL)
-            return false;
-    return memchr(at + 1, '@', (size_t)(a + n - at - 1)) == NULL;
-}
-
 int mail_from_parse(const char *from, char addr[MAIL_ADDRESS_SIZE], struct mcx_error *err)
 {
     const char *lt = strrchr(from, '<'), *a = from;
@@ -54,7 +42,7 @@ int mail_from_parse(const char *from, char addr[MAIL_ADDRESS_SIZE], struct mcx_e
         a = lt + 1;
         n = (size_t)(gt - a);
     }
-    if (!is_plain_address(a, n)) {
+    if (n >= MAIL_ADDRESS_SIZE || !client_mail_address_ok(a, n)) {
         mcx_error_set(err, "bad_config", "--smtp-from: '%s' holds no plain e-mail address", from);
         return -1;
     }
@@ -226,13 +214,8 @@ static void sent(const struct client_response *resp, void *arg)
     char error[300] = "";
 
     if (resp->result != CLIENT_OK) {
-        struct buf line;
         snprintf(error, sizeof(error), "the mail server did not take the mail: %s", resp->error);
-        buf_init(&line);
-        buf_puts(&line, "{\"level\":\"warn\",\"msg\":");
-        json_escape(&line, error, strlen(error));
-        fprintf(stderr, "%s}\n", line.data);
-        buf_cleanup(&line);
+        json_log("warn", -1, "%s", error);
     }
     op->done(resp->result == CLIENT_OK, error, op->arg);
     free(op);

@@ -495,16 +495,9 @@ static int seal_load(const struct mcx_config *cfg, struct shared *sh)
         return -1;
     }
     time_t left = jades_key_not_after(sh->seal) - now;
-    struct buf msg, line;
-    buf_init(&msg);
-    buf_printf(&msg, "europass: sealing locally as %s; the certificate expires in %ld days",
-               jades_key_subject(sh->seal), (long)(left / 86400));
-    buf_init(&line);
-    buf_printf(&line, "{\"level\":\"%s\",\"msg\":", left < 30L * 86400 ? "warn" : "info");
-    json_escape(&line, msg.data, msg.len);
-    fprintf(stderr, "%s}\n", line.data);
-    buf_cleanup(&msg);
-    buf_cleanup(&line);
+    json_log(left < 30L * 86400 ? "warn" : "info", -1,
+             "europass: sealing locally as %s; the certificate expires in %ld days",
+             jades_key_subject(sh->seal), (long)(left / 86400));
     return 0;
 }
 
