@@ -876,7 +876,7 @@ static void handle_get(struct http_request *req, void *arg)
  * whose confirmed e-mail address is the one the credential was issued to. Anyone
  * else: 404. */
 static const char sealed_get_sql[] =
-    "SELECT c.state, c.sealed, c.europass->>'adapter', c.learner IS NULL"
+    "SELECT c.state, c.sealed, c.learner IS NULL"
     " FROM credentials c WHERE c.id = $1::uuid AND ($2 = 'admin'"
     "  OR $2 = 'publisher' AND c.institution_id = $3 OR lower(c.learner_email) = lower($4)"
     "  AND EXISTS (SELECT 1 FROM users u WHERE u.id = $5::uuid"
@@ -898,7 +898,7 @@ static void sealed_got(struct api_call *c, struct db_result *res)
         return;
     }
     if (db_result_is_null(res, 0, 1)) {
-        if (strcmp(db_result_value(res, 0, 3), "t") == 0)
+        if (strcmp(db_result_value(res, 0, 2), "t") == 0)
             api_call_fail(c, 409, "not_sealed",
                           "credential %s: its personal data, and the sealed file with them, were "
                           "purged after the retention period",
