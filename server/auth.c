@@ -53,6 +53,16 @@ static bool is_lower_hex(char c)
     return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f');
 }
 
+bool auth_secret_is_valid(const char *s, size_t n)
+{
+    if (n != AUTH_SECRET_LEN)
+        return false;
+    for (size_t i = 0; i < n; i++)
+        if (!is_lower_hex(s[i]))
+            return false;
+    return true;
+}
+
 /* ---- tokens ---- */
 
 bool auth_uuid_is_valid(const char *s)
@@ -155,11 +165,9 @@ int auth_token_parse(const char *token, char id[AUTH_UUID_LEN + 1], char *secret
         return -1;
     }
     p = token + prefix + AUTH_UUID_LEN + 1;
-    for (int i = 0; i < AUTH_SECRET_LEN; i++) {
-        if (!is_lower_hex(p[i])) {
-            id[0] = '\0';
-            return -1;
-        }
+    if (!auth_secret_is_valid(p, AUTH_SECRET_LEN)) {
+        id[0] = '\0';
+        return -1;
     }
     memcpy(secret, p, AUTH_SECRET_LEN);
     secret[AUTH_SECRET_LEN] = '\0';
@@ -428,9 +436,8 @@ static bool cookie_pair_session(const char *p, const char *eq, const char *end,
     if ((size_t)(name_end - p) != name_len || memcmp(p, AUTH_SESSION_COOKIE, name_len) != 0 ||
         v_end - v != AUTH_SECRET_LEN)
         return false;
-    for (int i = 0; i < AUTH_SECRET_LEN; i++)
-        if (!is_lower_hex(v[i]))
-            return false;
+    if (!auth_secret_is_valid(v, AUTH_SECRET_LEN))
+        return false;
     memcpy(secret, v, AUTH_SECRET_LEN);
     secret[AUTH_SECRET_LEN] = '\0';
     return true;

@@ -50,6 +50,9 @@ int auth_token_parse(const char *token, char id[AUTH_UUID_LEN + 1], char *secret
 /* True for a canonical lowercase uuid (what auth_token_parse puts in id). */
 bool auth_uuid_is_valid(const char *s);
 
+/* True when s[0..n) is a secret's shape: AUTH_SECRET_LEN lowercase hex digits. */
+bool auth_secret_is_valid(const char *s, size_t n);
+
 /* SHA-256 of the secret's text as 64 lowercase hex digits. 0, or -1 if the digest fails. */
 int auth_secret_hash(const char *secret, char out[AUTH_HASH_HEX_SIZE]);
 

@@ -7,7 +7,6 @@
  */
 #include "server/confirm.h"
 
-#include <ctype.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -193,16 +192,6 @@ static void confirmed(struct api_call *c, struct db_result *res)
     }
 }
 
-static bool is_secret(const char *s, size_t n)
-{
-    if (n != AUTH_SECRET_LEN)
-        return false;
-    for (size_t i = 0; i < n; i++)
-        if (!isxdigit((unsigned char)s[i]) || isupper((unsigned char)s[i]))
-            return false;
-    return true;
-}
-
 static void handle_confirm(struct http_request *req, void *arg)
 {
     struct api_call *c = api_call_public(req, arg);
@@ -214,7 +203,7 @@ static void handle_confirm(struct http_request *req, void *arg)
     if (v == NULL)
         return;
     token = json_string_value(json_object_get(v, "token"), &n);
-    if (token == NULL || !is_secret(token, n)) {
+    if (token == NULL || !auth_secret_is_valid(token, n)) {
         json_value_free(v);
         api_call_fail(c, token == NULL ? 422 : 404,
                       token == NULL ? "validation_failed" : "not_found",
